@@ -1,0 +1,475 @@
+"""The conflict engine: what a proposed grant collides with, before it is signed.
+
+Pure functions over value snapshots. Rights are already expanded to right leaves and
+territories to ISO country codes; the engine never touches the database or a parser.
+`check_grant` runs each rule (a small named function returning ``list[Conflict]``) and
+collects every conflict; conflicts are data, never exceptions.
+
+The meaning is defined cell by cell, a cell being (right leaf, country, day, language);
+the implementation works on `Region`s (unions of boxes), never on single days.
+
+Readings of the spec
+--------------------
+Where DOMAIN.md leaves room, these are the readings implemented (and checked by the
+brute-force reference in ``tests/unit/test_conflicts_property.py``):
+
+1. Chains of title are followed through every existing non-reservation grant on the title,
+   whatever its status or exclusivity, cell by cell: X is *upstream* of P's grantor on a
+   cell when a chain of grants covering that cell runs from X down to P's grantor; Y holds
+   *through* P's grantee on a cell when a chain covering that cell runs from P's grantee
+   down to Y. A pending link still makes the chain (the pending grant itself is checked
+   when it is signed); reservations never make a link (they give nobody anything).
+2. Exemption (a), "G's grantee is P's grantor or upstream of it", does not apply when G is
+   a reservation; symmetrically, exemption (b), "G is made by P's grantee or below it",
+   does not apply when P is a reservation. Otherwise a reservation by the owner would be
+   exempt from its own exclusive grant whenever the check ran in one order and not the
+   other, contradicting "a reservation and an exclusive grant collide, in either order".
+   The pair of rules (a)+(b) is symmetric: swapping which grant is proposed gives the
+   same overlap cells.
+3. Exemption (c) (reservation vs `sole` grant from the same grantor) is about the two
+   grants themselves; it holds whatever the reservation's own exclusivity field says.
+4. Two grants to the same grantee never collide (they are one party's holdings).
+5. A grant never collides with itself: an existing grant with the proposed grant's id is
+   ignored (a re-check of a recorded grant).
+6. Holdbacks: a holdback of G runs from G's start to min(until, G's last day in force),
+   in every language, and binds P on the cells of P's scope inside it, except where P goes
+   to G's grantee or P's grantor is G's grantee or holds through it on that cell
+   (chain as in 1). Conversely for P's holdbacks binding G. A holdback binds regardless of
+   anyone's exclusivity, reservations included (an owner that promised "no SVOD" is bound
+   by its own promise). A reservation carries no holdbacks.
+7. no-rights-in / no-exclusive-rights-in: the strength P needs is P's own exclusivity
+   (non-exclusive needs any holding). Ownership and signed received grants count fully;
+   a cell held by them at any strength is never `no-rights-in`, and a cell held by them at
+   a weaker strength is `no-exclusive-rights-in`. On the remaining cells a pending
+   received grant at the needed strength turns the block into a warning naming it
+   (the earliest recorded takes the cells first); a pending grant at a weaker strength
+   changes nothing. Existing reservations by the grantor are no source of rights.
+8. An existing grant whose last day is before its first (terminated before it began)
+   covers nothing, nor do its holdbacks. For the proposed grant such windows, and a
+   holdback `until` before its start, are bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from ledger.domain.scope import Box, LanguageSet, Region
+from ledger.errors import BadInput
+
+Exclusivity = Literal["exclusive", "sole", "non-exclusive"]
+Status = Literal["draft", "mou", "signed"]
+ConflictKind = Literal["exclusive-overlap", "no-rights-in", "no-exclusive-rights-in", "holdback"]
+Severity = Literal["block", "warn"]
+
+STRENGTH: dict[Exclusivity, int] = {"non-exclusive": 1, "sole": 2, "exclusive": 3}
+"""Exclusive > sole > non-exclusive; ownership holds at exclusive strength."""
+
+KIND_ORDER: tuple[ConflictKind, ...] = (
+    "exclusive-overlap",
+    "no-rights-in",
+    "no-exclusive-rights-in",
+    "holdback",
+)
+_BINDING: frozenset[Exclusivity] = frozenset({"exclusive", "sole"})
+
+
+@dataclass(frozen=True)
+class HoldbackView:
+    """No exploitation of `rights` in `countries` by others from the grant's start to `until`.
+
+    `until` is the last day bound; None means indefinitely (its release event date is not
+    known yet, so it is read conservatively).
+    """
+
+    rights: frozenset[str]
+    countries: frozenset[str]
+    until: date | None
+
+
+@dataclass(frozen=True)
+class GrantView:
+    """A grant as the engine sees it: leaves, countries, a window already terminated."""
+
+    id: str
+    agreement: str | None
+    status: Status
+    grantor: str
+    grantee: str
+    rights: frozenset[str]
+    countries: frozenset[str]
+    languages: frozenset[str] | None
+    start: date | None
+    end: date | None
+    exclusivity: Exclusivity
+    holdbacks: tuple[HoldbackView, ...] = ()
+    recorded_seq: int = 0
+
+    @property
+    def is_reservation(self) -> bool:
+        return self.grantor == self.grantee
+
+
+@dataclass(frozen=True)
+class OwnershipView:
+    """The owner holds every right, in every language, on every day, in these countries."""
+
+    party: str
+    countries: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Slice:
+    """The summary of a conflict region; None days are open."""
+
+    rights: frozenset[str]
+    countries: frozenset[str]
+    first: date | None
+    last: date | None
+
+    @staticmethod
+    def of(region: Region) -> Slice:
+        first, last = region.first_day(), region.last_day()
+        return Slice(
+            region.rights(),
+            region.countries(),
+            None if first == date.min else first,
+            None if last == date.max else last,
+        )
+
+
+@dataclass(frozen=True)
+class Conflict:
+    kind: ConflictKind
+    severity: Severity
+    other: GrantView | None
+    slice: Slice
+    region: Region
+
+
+# --- scopes -------------------------------------------------------------------------------
+
+
+def grant_box(grant: GrantView) -> Box:
+    """The cells a grant covers (unknown start: open, conservatively)."""
+    return Box(
+        grant.rights,
+        grant.countries,
+        date.min if grant.start is None else grant.start,
+        date.max if grant.end is None else grant.end,
+        LanguageSet.of(grant.languages),
+    )
+
+
+def holdback_boxes(grant: GrantView) -> tuple[Box, ...]:
+    """The cells a grant's holdbacks keep others out of; a reservation carries none."""
+    if grant.is_reservation:
+        return ()
+    first = date.min if grant.start is None else grant.start
+    end = date.max if grant.end is None else grant.end
+    boxes = (
+        Box(
+            holdback.rights,
+            holdback.countries,
+            first,
+            end if holdback.until is None else min(holdback.until, end),
+        )
+        for holdback in grant.holdbacks
+    )
+    return tuple(box for box in boxes if not box.is_empty)
+
+
+def holdings(
+    party: str,
+    existing: Iterable[GrantView],
+    owners: Iterable[OwnershipView],
+    within: Box,
+    *,
+    statuses: frozenset[Status] = frozenset({"signed"}),
+) -> dict[Exclusivity, Region]:
+    """The part of `within` that `party` holds, at least at each strength.
+
+    Sources: ownership (exclusive strength) and received non-reservation grants whose
+    status is in `statuses`. Suited to `avails` and `holders` queries.
+    """
+    by_strength: dict[Exclusivity, list[Box]] = {s: [] for s in STRENGTH}
+    for owner in owners:
+        if owner.party == party:
+            by_strength["exclusive"].append(
+                Box(within.rights, owner.countries, within.first, within.last, within.languages)
+            )
+    for grant in existing:
+        if grant.grantee == party and not grant.is_reservation and grant.status in statuses:
+            by_strength[grant.exclusivity].append(grant_box(grant))
+    result: dict[Exclusivity, Region] = {}
+    held = Region.EMPTY
+    for strength in sorted(STRENGTH, key=STRENGTH.__getitem__, reverse=True):
+        for box in by_strength[strength]:
+            if (part := box.intersect(within)) is not None:
+                held = held.union(part)
+        result[strength] = held
+    return result
+
+
+# --- the snapshot a check works on --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Other:
+    grant: GrantView
+    box: Box
+    holdbacks: Region
+
+
+@dataclass(frozen=True)
+class _Check:
+    """Everything the rules need, computed once per proposed grant."""
+
+    proposed: GrantView
+    scope: Region
+    holdbacks: Region
+    others: tuple[_Other, ...]
+    # party -> cells of P's scope where it is P's grantor or upstream of it
+    upstream: dict[str, Region]
+    # party -> cells (of P's scope and P's holdbacks) where it is P's grantee or below it
+    downstream: dict[str, Region]
+    # strength -> cells of P's scope P's grantor holds at least that strongly (signed)
+    held: dict[Exclusivity, Region]
+    pending_received: tuple[_Other, ...] = field(default=())
+
+
+def _validate(proposed: GrantView) -> None:
+    if not proposed.rights:
+        raise BadInput(f"{proposed.id}: a grant needs at least one right")
+    if not proposed.countries:
+        raise BadInput(f"{proposed.id}: a grant needs at least one territory")
+    if proposed.languages is not None and not proposed.languages:
+        raise BadInput(f"{proposed.id}: an empty language set covers nothing; omit it for all")
+    if proposed.start is not None and proposed.end is not None and proposed.end < proposed.start:
+        raise BadInput(f"{proposed.id}: the window ends ({proposed.end}) before it starts")
+    for holdback in proposed.holdbacks:
+        if (
+            holdback.until is not None
+            and proposed.start is not None
+            and holdback.until < proposed.start
+        ):
+            raise BadInput(
+                f"{proposed.id}: a holdback until {holdback.until} ends before the grant "
+                f"starts ({proposed.start})"
+            )
+
+
+def _follow_chain(
+    start: str, seed: Region, links: dict[str, list[tuple[str, Box]]]
+) -> dict[str, Region]:
+    """Cells on which each party is reachable from `start` through links covering them."""
+    reach: dict[str, Region] = {start: seed}
+    frontier: dict[str, Region] = {start: seed}
+    while frontier:
+        party, delta = frontier.popitem()
+        for other, box in links.get(party, ()):
+            new = delta.intersect(box)
+            if not new:
+                continue
+            known = reach.get(other)
+            if known is not None:
+                new = new.subtract(known)
+                if not new:
+                    continue
+            reach[other] = new if known is None else known.union(new)
+            waiting = frontier.get(other)
+            frontier[other] = new if waiting is None else waiting.union(new)
+    return reach
+
+
+def _snapshot(
+    proposed: GrantView, existing: Sequence[GrantView], owners: Sequence[OwnershipView]
+) -> _Check:
+    box = grant_box(proposed)
+    scope = Region.of(box)
+    own_holdbacks = holdback_boxes(proposed)
+    reach = Region.of(box, *own_holdbacks)
+
+    others: list[_Other] = []
+    reach_rights, reach_countries = reach.rights(), reach.countries()
+    for grant in existing:
+        # cheap rejection on plain sets before any box is built
+        if grant.id == proposed.id:
+            continue
+        near = not grant.rights.isdisjoint(reach_rights) and not grant.countries.isdisjoint(
+            reach_countries
+        )
+        if not near and not any(
+            not h.rights.isdisjoint(proposed.rights)
+            and not h.countries.isdisjoint(proposed.countries)
+            for h in grant.holdbacks
+        ):
+            continue
+        other_box = grant_box(grant)
+        if other_box.is_empty:
+            continue
+        other_holdbacks = holdback_boxes(grant)
+        if (near and reach.overlaps(other_box)) or any(h.overlaps(box) for h in other_holdbacks):
+            others.append(_Other(grant, other_box, Region.of(*other_holdbacks)))
+
+    up_links: dict[str, list[tuple[str, Box]]] = {}
+    down_links: dict[str, list[tuple[str, Box]]] = {}
+    for other in others:
+        grant = other.grant
+        if not grant.is_reservation:
+            up_links.setdefault(grant.grantee, []).append((grant.grantor, other.box))
+            down_links.setdefault(grant.grantor, []).append((grant.grantee, other.box))
+
+    received = [
+        other
+        for other in others
+        if other.grant.grantee == proposed.grantor
+        and not other.grant.is_reservation
+        and other.box.overlaps(box)
+    ]
+    signed = [other for other in received if other.grant.status == "signed"]
+    pending = sorted(
+        (other for other in received if other.grant.status != "signed"),
+        key=lambda other: (other.grant.recorded_seq, other.grant.id),
+    )
+    return _Check(
+        proposed=proposed,
+        scope=scope,
+        holdbacks=Region.of(*own_holdbacks),
+        others=tuple(others),
+        upstream=_follow_chain(proposed.grantor, scope, up_links),
+        downstream=_follow_chain(proposed.grantee, reach, down_links),
+        held=holdings(proposed.grantor, (o.grant for o in signed), owners, box),
+        pending_received=tuple(pending),
+    )
+
+
+def _conflict(
+    kind: ConflictKind, severity: Severity, other: GrantView | None, region: Region
+) -> Conflict:
+    return Conflict(kind, severity, other, Slice.of(region), region)
+
+
+def _severity(other: GrantView) -> Severity:
+    return "block" if other.status == "signed" else "warn"
+
+
+# --- the rules ----------------------------------------------------------------------------
+
+
+def _reservation_meets_sole(a: GrantView, b: GrantView) -> bool:
+    if a.grantor != b.grantor:
+        return False
+    return (a.is_reservation and not b.is_reservation and b.exclusivity == "sole") or (
+        b.is_reservation and not a.is_reservation and a.exclusivity == "sole"
+    )
+
+
+def exclusive_overlaps(check: _Check) -> list[Conflict]:
+    """Cells that an exclusive or sole grant promised to one grantee and P gives another."""
+    proposed = check.proposed
+    conflicts: list[Conflict] = []
+    for other in check.others:
+        grant = other.grant
+        if grant.grantee == proposed.grantee:
+            continue
+        if grant.exclusivity not in _BINDING and proposed.exclusivity not in _BINDING:
+            continue
+        if _reservation_meets_sole(proposed, grant):
+            continue
+        region = check.scope.intersect(other.box)
+        if region and not grant.is_reservation and grant.grantee in check.upstream:
+            region = region.subtract(check.upstream[grant.grantee])
+        if region and not proposed.is_reservation and grant.grantor in check.downstream:
+            region = region.subtract(check.downstream[grant.grantor])
+        if region:
+            conflicts.append(_conflict("exclusive-overlap", _severity(grant), grant, region))
+    return conflicts
+
+
+def _missing(kind: ConflictKind, missing: Region, check: _Check) -> list[Conflict]:
+    """Blocks on `missing`, except where a pending grant would give the needed strength."""
+    need = STRENGTH[check.proposed.exclusivity]
+    conflicts: list[Conflict] = []
+    for other in check.pending_received:
+        if not missing:
+            break
+        if STRENGTH[other.grant.exclusivity] < need:
+            continue
+        covered = missing.intersect(other.box)
+        if covered:
+            conflicts.append(_conflict(kind, "warn", other.grant, covered))
+            missing = missing.subtract(covered)
+    if missing:
+        conflicts.append(_conflict(kind, "block", None, missing))
+    return conflicts
+
+
+def missing_rights(check: _Check) -> list[Conflict]:
+    """The part of P's scope its grantor does not hold at all."""
+    return _missing("no-rights-in", check.scope.subtract(check.held["non-exclusive"]), check)
+
+
+def missing_exclusive_rights(check: _Check) -> list[Conflict]:
+    """The part of P's scope its grantor holds, but more weakly than P promises."""
+    needed = check.proposed.exclusivity
+    if needed == "non-exclusive":
+        return []
+    weak = check.held["non-exclusive"].subtract(check.held[needed])
+    return _missing("no-exclusive-rights-in", weak, check)
+
+
+def holdback_breaches(check: _Check) -> list[Conflict]:
+    """P inside a holdback of G, or G inside a holdback of P (one conflict per G)."""
+    proposed = check.proposed
+    conflicts: list[Conflict] = []
+    for other in check.others:
+        grant = other.grant
+        if grant.grantee == proposed.grantee:
+            continue
+        region = Region.EMPTY
+        if other.holdbacks:
+            inside_theirs = check.scope.intersect(other.holdbacks)
+            if inside_theirs and grant.grantee in check.upstream:
+                inside_theirs = inside_theirs.subtract(check.upstream[grant.grantee])
+            region = inside_theirs
+        if check.holdbacks:
+            inside_ours = check.holdbacks.intersect(other.box)
+            if inside_ours and grant.grantor in check.downstream:
+                inside_ours = inside_ours.subtract(check.downstream[grant.grantor])
+            region = region.union(inside_ours)
+        if region:
+            conflicts.append(_conflict("holdback", _severity(grant), grant, region))
+    return conflicts
+
+
+def _order(conflict: Conflict) -> tuple[int, int, str, int]:
+    other = conflict.other
+    return (
+        KIND_ORDER.index(conflict.kind),
+        -1 if other is None else other.recorded_seq,
+        "" if other is None else other.id,
+        0 if conflict.severity == "block" else 1,
+    )
+
+
+def check_grant(
+    proposed: GrantView, existing: Sequence[GrantView], owners: Sequence[OwnershipView]
+) -> list[Conflict]:
+    """Every conflict of `proposed` with the grants and ownership of its title.
+
+    `existing` holds all grants on the title (reservations, every status, every window).
+    At most one conflict per (kind, other grant, severity), sorted by kind (in
+    `KIND_ORDER`), then by the other grant's recorded order.
+    """
+    _validate(proposed)
+    check = _snapshot(proposed, existing, owners)
+    conflicts = [
+        *exclusive_overlaps(check),
+        *missing_rights(check),
+        *missing_exclusive_rights(check),
+        *holdback_breaches(check),
+    ]
+    return sorted(conflicts, key=_order)

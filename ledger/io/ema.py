@@ -1,0 +1,790 @@
+"""Reading and writing the EMA Avails spreadsheet (MovieLabs, template v1.7 to v1.9).
+
+An EMA Avails workbook has, on each sheet it uses, the element group in row 1, the
+column name in row 2, the template version (or notes) in row 3 and data from row 4.
+Column order differs between versions and studios (v1.7.3 sorts them by group), so
+every column is found by its name in row 2; a name that appears twice (e.g.
+`AvailID` and `Avail/AvailID`) yields the first non-empty cell. Every sheet whose row
+2 has `Territory`, `LicenseType`, `Start` and `End` is read (Movies and TV sheets of one
+workbook together); other sheets (data dictionaries, instructions) are skipped.
+
+How an avail row becomes a `GrantRow` (the reader resolves nothing; the import
+service validates territories, rights, dates and exclusivity afterwards):
+
+- territory: `Territory` plus `TerritoryExclusion` (codes separated by commas,
+  semicolons or spaces) -> `US`, `WW -US -CA`. `Worldwide`, `WW`, `World`, `XW` and
+  `ZZ` mean the world (`WW`); the v1.7.3 sample writes worldwide-minus as `ZZ` with
+  exclusions. Any other code is kept as written, so a bad code (`JJ`) reaches the
+  territory parser, which names it.
+- start / end: a date cell, an Excel serial number or an ISO date (time of day is
+  dropped: the ledger counts whole days) -> `2013-05-14`. A condition word -> an event
+  reference: `ESTStart` -> `est+0d`, `Theatrical` -> `theatrical+0d`, `Broadcast` ->
+  `broadcast+0d`, any other single word -> its lower-case form (the event parser
+  judges it). `StartLag` / `EndLag` (ISO 8601 durations such as `P30D`, `-P5DT10H`)
+  become the offset: whole days, weeks, months or years exactly (`est+30d`,
+  `theatrical+1m`); a lag with hours is rounded to whole days outwards (start earlier,
+  end later, the conservative direction for conflict checks) and the exact lag is kept
+  in extras. A lag on a plain date is added to the date. End `Open` or empty -> ""
+  (open); Start `Immediate` -> "" (start date not known; the ledger treats it as TBD).
+  End `Immediate` (withdraw now) and an empty Start are errors.
+- rights: `LicenseType` as written (EST, POEST, VOD, SVOD, AVOD, FVOD...; the rights
+  tree has these aliases).
+- exclusivity: `Exclusive` TRUE/Yes/Y/T/1 (also the `=TRUE()` formula some templates
+  hold) -> `exclusive`, FALSE/No/N/F/0/empty -> `non-exclusive` (an avail says nothing
+  of exclusivity unless it is exclusive). `ExclusiveAttributes` `Sole` with an
+  exclusive avail -> `sole` (the EMA has no sole licence; this is how `write_ema`
+  says it); any other `ExclusiveAttributes` is kept in extras.
+- grantor: `DisplayName` (the licensor) -> slug, the name in `grantor_name`.
+  grantee: `Licensee` -> slug, name in `grantee_name`. Most avails leave `Licensee`
+  empty (the file is sent to that retailer): pass `licensee=` to `read_ema`; with
+  neither, grantee is "" and the import service asks for it.
+- title: movies and collections: the name is `TitleInternalAlias` (the studio's stable
+  name, the same in every language version; `Mountain, The` is turned back into
+  `The Mountain`), else `TitleDisplayUnlimited`, else `TitleDisplay19`; the id is the
+  slug of the name plus `ReleaseYear` (`the-first-dance-2013`), or without a name
+  the slug of `ContentID`/`ALID`/`AltID`. TV (`WorkType` Episode, Season or Series):
+  the title is the episode (or season, or series) itself, since rights are licensed
+  per episode or season: id `<series>-s<season>-e<episode>`, name the episode (or
+  season) title, else `<Series> S1 E3` / `<Series> Season 1`; series and season
+  names and ids go to extras.
+- agreement: the EMA has no contract reference but some templates have `ContractID`:
+  that, else `AvailID` (so each avail is its own agreement), else
+  `EMA-<licensor>-<licensee>`.
+- status: `signed` (a studio publishes avails for deals it has made), unless the
+  ledger's own `LedgerStatus` column says otherwise.
+- language: `AllowedLanguages` (`es:subdub, fr:subdub` -> `es;fr`). `AssetLanguage`
+  (the language of the delivered asset, not a limit on the licence) goes to extras.
+- extras: AvailID, ContentID, AltID, ALID, TitleID, EditID, FormatProfile (HD/SD/UHD:
+  the ledger licenses a work, not a format, so an HD and an SD row are two equal
+  grants), LicenseRightsDescription, ReleaseYear, WorkType (unless Movie), the TV
+  series/season/episode ids and numbers, and others listed in `KEPT_COLUMNS`.
+
+Rows with the same non-empty `AvailID` that follow each other and differ only in
+`Territory` are one grant: their territories are joined (`KR JP`). `write_ema` writes a
+grant with several included territories that way (one row per included code, all
+carrying the grant's exclusions), so export then import gives one grant per grant.
+
+`write_ema` writes one v1.9-shaped sheet with the columns above, plus columns
+`LedgerTitle`, `LedgerLicensor`, `LedgerLicensee` and `LedgerStatus` (row-1 group
+`rights-ledger`) holding the ledger's own ids, which names alone cannot reproduce; an
+EMA consumer reads by column name and ignores them. Worldwide is written `ZZ`, as in
+the MovieLabs sample, exclusions as `CN, HK`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+from dateutil.relativedelta import relativedelta
+from openpyxl.utils.exceptions import InvalidFileException
+
+from ledger.errors import BadInput
+from ledger.io.rows import GrantRow, RowErrors, slugify
+
+EMA_MARKER_COLUMNS = frozenset({"Territory", "LicenseType", "Start", "End"})
+WORLDWIDE_CODES = frozenset({"WORLDWIDE", "WW", "WORLD", "XW", "ZZ"})
+WORLDWIDE_OUT = "ZZ"
+LEDGER_GROUP = "rights-ledger"
+LEDGER_COLUMNS = ("LedgerTitle", "LedgerLicensor", "LedgerLicensee", "LedgerStatus")
+
+# Condition words of the EMA Start/End columns and the ledger's release-event kinds.
+EVENT_BY_CONDITION = {
+    "eststart": "est",
+    "est": "est",
+    "theatrical": "theatrical",
+    "theatricalstart": "theatrical",
+    "broadcast": "broadcast",
+}
+CONDITION_BY_EVENT = {"est": "ESTStart", "theatrical": "Theatrical", "broadcast": "Broadcast"}
+
+TRUE_WORDS = frozenset({"TRUE", "YES", "Y", "T", "1", "=TRUE()", "=TRUE"})
+FALSE_WORDS = frozenset({"FALSE", "NO", "N", "F", "0", "=FALSE()", "=FALSE", ""})
+
+KEPT_COLUMNS = (
+    "AvailID",
+    "ContentID",
+    "AltID",
+    "ALID",
+    "TitleID",
+    "EditID",
+    "FormatProfile",
+    "LicenseRightsDescription",
+    "ReleaseYear",
+    "AssetLanguage",
+    "ExclusiveAttributes",
+    "HoldbackLanguage",
+    "WindowDuration",
+    "SeriesTitleInternalAlias",
+    "SeriesContentID",
+    "SeasonContentID",
+    "EpisodeContentID",
+    "SeriesAltID",
+    "SeasonAltID",
+    "EpisodeAltID",
+    "SeriesID",
+    "SeasonID",
+    "EpisodeID",
+    "SeasonNumber",
+    "EpisodeNumber",
+)
+TV_WORK_TYPES = frozenset({"episode", "season", "series", "volume"})
+# A row with none of these is an empty template row, even if it carries prefilled
+# formulas (some templates fill `Exclusive` with =FALSE() down a thousand rows).
+CORE_COLUMNS = (
+    "DisplayName",
+    "Licensee",
+    "Territory",
+    "LicenseType",
+    "Start",
+    "End",
+    "TitleInternalAlias",
+    "TitleDisplayUnlimited",
+    "SeriesTitleInternalAlias",
+    "ContentID",
+)
+
+# (row-1 group, row-2 column) of the sheet `write_ema` produces, in order.
+WRITTEN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("Avail", "DisplayName"),
+    ("Avail", "Licensee"),
+    ("AvailTrans", "AssetLanguage"),
+    ("AvailTrans", "Territory"),
+    ("AvailTrans", "TerritoryExclusion"),
+    ("AvailAsset", "WorkType"),
+    ("AvailMetadata", "TitleInternalAlias"),
+    ("AvailMetadata", "TitleDisplayUnlimited"),
+    ("AvailMetadata", "SeriesTitleInternalAlias"),
+    ("AvailMetadata", "SeasonNumber"),
+    ("AvailMetadata", "EpisodeNumber"),
+    ("AvailTrans", "LicenseType"),
+    ("AvailTrans", "LicenseRightsDescription"),
+    ("AvailTrans", "FormatProfile"),
+    ("AvailTrans", "Start"),
+    ("AvailTrans", "StartLag"),
+    ("AvailTrans", "End"),
+    ("AvailTrans", "EndLag"),
+    ("AvailTrans", "WindowDuration"),
+    ("AvailAsset", "TitleID"),
+    ("AvailAsset", "EditID"),
+    ("AvailAsset", "AltID"),
+    ("AvailAsset", "ContentID"),
+    ("AvailAsset", "SeriesContentID"),
+    ("AvailAsset", "SeasonContentID"),
+    ("AvailAsset", "EpisodeContentID"),
+    ("AvailAsset", "SeriesAltID"),
+    ("AvailAsset", "SeasonAltID"),
+    ("AvailAsset", "EpisodeAltID"),
+    ("AvailAsset", "SeriesID"),
+    ("AvailAsset", "SeasonID"),
+    ("AvailAsset", "EpisodeID"),
+    ("Avail", "AvailID"),
+    ("Avail", "ALID"),
+    ("AvailMetadata", "ReleaseYear"),
+    ("AvailTrans", "ContractID"),
+    ("AvailTrans", "Exclusive"),
+    ("AvailTrans", "ExclusiveAttributes"),
+    ("AvailTrans", "HoldbackLanguage"),
+    ("AvailTrans", "AllowedLanguages"),
+    *((LEDGER_GROUP, column) for column in LEDGER_COLUMNS),
+)
+REQUIRED_WRITTEN = frozenset(
+    {"DisplayName", "Territory", "WorkType", "TitleInternalAlias", "LicenseType", "Start",
+     "End", "ContentID", "ALID"}
+)
+# Extras that the reader derives itself, so writing them as columns would duplicate.
+_NOT_WRITTEN_EXTRAS = frozenset({"Sheet", "StartLagExact", "EndLagExact", "AllowedLanguagesRaw"})
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ].*)?$")
+_CONDITION = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_DURATION = re.compile(
+    r"^(?P<sign>[+-])?P(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
+    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<mi>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+_EVENT_REF = re.compile(r"^(?P<event>[a-z][a-z0-9_-]*?)(?P<sign>[+-])(?P<n>\d+)(?P<unit>[dwmy])$")
+_CODE_LIKE = re.compile(r"^[A-Z0-9][A-Z0-9-]*$")
+_LIST_SEPARATORS = re.compile(r"[,;\s]+")
+
+
+class _RowProblem(Exception):
+    """One avail row cannot be mapped; collected into RowErrors by the reader."""
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_ema(path: Path, *, licensee: str = "") -> list[GrantRow]:
+    """Read every EMA Avails sheet of an .xlsx file into grant rows.
+
+    `licensee` names the grantee for rows whose `Licensee` cell is empty. Raises
+    `BadInput` for a file that is not an xlsx or has no EMA sheet, and `RowErrors`
+    listing every row that cannot be mapped.
+    """
+    name = path.name
+    workbook = _open_workbook(path)
+    try:
+        sheets = []
+        for sheet in workbook.worksheets:
+            header = _sheet_header(sheet)
+            if header is not None:
+                sheets.append((sheet, header))
+        if not sheets:
+            found = ", ".join(workbook.sheetnames) or "none"
+            raise BadInput(
+                f"{name}: wrong sheet: no sheet has the EMA Avails columns "
+                f"Territory, LicenseType, Start, End in row 2 (found sheets: {found})"
+            )
+        rows: list[GrantRow] = []
+        errors: list[tuple[int, str]] = []
+        several = len(sheets) > 1
+        for sheet, (groups, names) in sheets:
+            label = sheet.title if several else ""
+            for row_or_error in _read_sheet(sheet, groups, names, label, licensee):
+                if isinstance(row_or_error, GrantRow):
+                    rows.append(row_or_error)
+                else:
+                    errors.append(row_or_error)
+    finally:
+        workbook.close()
+    if errors:
+        raise RowErrors(name, errors)
+    return rows
+
+
+def _open_workbook(path: Path) -> Any:
+    if not path.is_file():
+        raise BadInput(f"{path.name}: no such file")
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError):
+        raise BadInput(
+            f"{path.name}: not an xlsx file (EMA Avails must be an Excel .xlsx workbook)"
+        ) from None
+
+
+def _sheet_header(sheet: Any) -> tuple[list[str], list[str]] | None:
+    """Row-1 groups and row-2 names if the sheet looks like EMA Avails, else None."""
+    top = list(sheet.iter_rows(min_row=1, max_row=2, values_only=True))
+    if len(top) < 2:
+        return None
+    names = [_column_name(cell) for cell in top[1]]
+    if not set(names) >= EMA_MARKER_COLUMNS:
+        return None
+    groups = [_text(cell) for cell in top[0]]
+    groups += [""] * (len(names) - len(groups))
+    return groups, names
+
+
+def _column_name(cell: Any) -> str:
+    # v1.7.3 has both `AvailID` and `Avail/AvailID`: the XPath form names the same field.
+    return _text(cell).rsplit("/", 1)[-1]
+
+
+def _read_sheet(
+    sheet: Any, groups: list[str], names: list[str], label: str, licensee: str
+) -> Iterator[GrantRow | tuple[int, str]]:
+    positions: dict[str, list[int]] = {}
+    for position, column in enumerate(names):
+        if column:
+            positions.setdefault(column, []).append(position)
+    ledger_extras = [
+        (names[p], p) for p in range(len(names))
+        if groups[p] == LEDGER_GROUP and names[p] and names[p] not in LEDGER_COLUMNS
+    ]
+    prefix = f"sheet '{label}': " if label else ""
+    pending: GrantRow | None = None
+    pending_parts: tuple[list[str], list[str]] = ([], [])
+    cells = sheet.iter_rows(min_row=4, max_col=len(names), values_only=True)
+    for number, values in enumerate(cells, start=4):
+        record = _Record(values, positions)
+        if not any(record.text(column) for column in CORE_COLUMNS):
+            continue
+        try:
+            row, includes, excludes = _map_row(record, number, licensee)
+        except _RowProblem as problem:
+            yield number, f"{prefix}{problem}"
+            continue
+        extras = dict(row.extras)
+        for column, position in ledger_extras:
+            value = _text(values[position]) if position < len(values) else ""
+            if value:
+                extras[column] = value
+        if label:
+            extras["Sheet"] = label
+        row = replace(row, extras=extras)
+        if pending is not None and _same_grant(pending, row, pending_parts[1], excludes):
+            pending_parts[0].extend(i for i in includes if i not in pending_parts[0])
+            continue
+        if pending is not None:
+            yield _with_territory(pending, *pending_parts)
+        pending, pending_parts = row, (list(includes), list(excludes))
+    if pending is not None:
+        yield _with_territory(pending, *pending_parts)
+
+
+def _same_grant(
+    first: GrantRow, second: GrantRow, first_excludes: list[str], second_excludes: list[str]
+) -> bool:
+    """Consecutive rows of one avail that differ only in the country they name."""
+    avail = first.extras.get("AvailID", "")
+    return (
+        bool(avail)
+        and first_excludes == second_excludes
+        and replace(first, row=0, territory="") == replace(second, row=0, territory="")
+    )
+
+
+def _with_territory(row: GrantRow, includes: list[str], excludes: list[str]) -> GrantRow:
+    return replace(row, territory=territory_text(includes, excludes))
+
+
+def territory_text(includes: Sequence[str], excludes: Sequence[str]) -> str:
+    """The expression for included and excluded codes: `KR JP`, `WW -CN -HK`."""
+    joiner = ", " if any(" " in item for item in includes) else " "
+    return joiner.join(includes) + "".join(f" -{item}" for item in excludes)
+
+
+@dataclass(frozen=True)
+class _Record:
+    """One spreadsheet row, read by column name."""
+
+    values: tuple[Any, ...]
+    positions: Mapping[str, list[int]]
+
+    def raw(self, column: str) -> Any:
+        for position in self.positions.get(column, ()):
+            if position < len(self.values):
+                value = self.values[position]
+                text = _text(value)
+                # Templates leave guidance such as "//e.g., rs_detectives" in data cells.
+                if text and not text.startswith("//"):
+                    return value
+        return None
+
+    def text(self, column: str) -> str:
+        return _text(self.raw(column))
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _map_row(record: _Record, number: int, licensee: str) -> tuple[GrantRow, list[str], list[str]]:
+    extras = {column: record.text(column) for column in KEPT_COLUMNS if record.text(column)}
+
+    territory = record.text("Territory")
+    if not territory:
+        raise _RowProblem("missing 'Territory'")
+    includes = [_territory_code(t) for t in _LIST_SEPARATORS.split(territory) if t]
+    excludes = [
+        _territory_code(t) for t in _LIST_SEPARATORS.split(record.text("TerritoryExclusion")) if t
+    ]
+
+    rights = record.text("LicenseType")
+    if not rights:
+        raise _RowProblem("missing 'LicenseType'")
+
+    grantor_name = record.text("DisplayName")
+    if not grantor_name:
+        raise _RowProblem("missing 'DisplayName' (the licensor)")
+    grantee_name = record.text("Licensee") or licensee
+
+    start = _window_edge(record, "Start", extras)
+    end = _window_edge(record, "End", extras)
+    exclusivity = _exclusivity(record, extras)
+
+    title, title_name = _title(record, extras)
+    work_type = record.text("WorkType")
+    if work_type and work_type.lower() != "movie":
+        extras["WorkType"] = work_type
+    display = record.text("TitleDisplayUnlimited")
+    if display and display != title_name:
+        extras["TitleDisplayUnlimited"] = display
+
+    allowed = record.text("AllowedLanguages")
+    languages = [part.split(":", 1)[0].strip() for part in re.split(r"[,;]", allowed)]
+    language = ";".join(code for code in languages if code)
+    if ":" in allowed:
+        extras["AllowedLanguagesRaw"] = allowed
+
+    grantor = record.text("LedgerLicensor") or slugify(grantor_name)
+    grantee = record.text("LedgerLicensee") or (slugify(grantee_name) if grantee_name else "")
+    agreement = (
+        record.text("ContractID")
+        or record.text("AvailID")
+        or "-".join(part for part in ("EMA", grantor, grantee) if part)
+    )
+    row = GrantRow(
+        row=number,
+        agreement=agreement,
+        title=record.text("LedgerTitle") or title,
+        grantor=grantor,
+        grantee=grantee,
+        rights=rights,
+        territory="",
+        start=start,
+        end=end,
+        exclusivity=exclusivity,
+        language=language,
+        status=record.text("LedgerStatus") or "signed",
+        title_name=title_name,
+        grantor_name=grantor_name,
+        grantee_name=grantee_name,
+        extras=extras,
+    )
+    return row, includes, excludes
+
+
+def _territory_code(token: str) -> str:
+    return "WW" if token.upper() in WORLDWIDE_CODES else token
+
+
+def _exclusivity(record: _Record, extras: dict[str, str]) -> str:
+    written = record.text("Exclusive")
+    flag = written.upper().replace(" ", "")
+    if flag in TRUE_WORDS:
+        if record.text("ExclusiveAttributes").lower() == "sole":
+            extras.pop("ExclusiveAttributes", None)
+            return "sole"
+        return "exclusive"
+    if flag in FALSE_WORDS:
+        return "non-exclusive"
+    raise _RowProblem(f"'Exclusive' is {written!r}; expected TRUE or FALSE (Yes/No)")
+
+
+def _window_edge(record: _Record, column: str, extras: dict[str, str]) -> str:
+    """The start or end of the window as an ISO date, an event reference or ""."""
+    value = record.raw(column)
+    lag_text = record.text(f"{column}Lag")
+    is_start = column == "Start"
+    day = _as_date(value)
+    if day is not None:
+        if lag_text:
+            day = _shift_date(day, lag_text, is_start, column, extras)
+        return day.isoformat()
+    word = _text(value)
+    key = word.lower()
+    if not word:
+        if is_start:
+            raise _RowProblem("missing 'Start'")
+        return ""
+    if key == "open" and not is_start:
+        return ""
+    if key == "immediate":
+        if is_start:
+            return ""
+        raise _RowProblem("'End' is 'Immediate' (withdraw now), not a licence window; give a date")
+    if not _CONDITION.match(word) or key == "open":
+        raise _RowProblem(
+            f"'{column}' is {word!r}: not a date (YYYY-MM-DD) nor a condition such as "
+            f"{'Theatrical or ESTStart' if is_start else 'Open or ESTStart'}"
+        )
+    event = EVENT_BY_CONDITION.get(key, key)
+    offset = _lag_offset(lag_text, is_start, column, extras) if lag_text else "+0d"
+    return f"{event}{offset}"
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _excel_serial(float(value))
+    if isinstance(value, str):
+        text = value.strip()
+        match = _ISO_DATE.match(text)
+        if match:
+            try:
+                return date(int(match[1]), int(match[2]), int(match[3]))
+            except ValueError:
+                raise _RowProblem(f"{text!r} is not a calendar date") from None
+        if re.fullmatch(r"\d{4,6}(\.\d+)?", text):
+            return _excel_serial(float(text))
+    return None
+
+
+def _excel_serial(serial: float) -> date:
+    # Excel's day 1 is 1900-01-01 but it counts a 29 Feb 1900 that never was, hence
+    # the 1899-12-30 epoch for every serial after February 1900.
+    if not 1 <= serial < 2958466:
+        raise _RowProblem(f"{serial:g} is not an Excel date")
+    return date(1899, 12, 30) + timedelta(days=int(serial))
+
+
+@dataclass(frozen=True)
+class _Lag:
+    sign: int
+    years: int
+    months: int
+    weeks: int
+    days: int
+    seconds: float
+
+
+def _parse_lag(text: str, column: str) -> _Lag:
+    match = _DURATION.match(text.strip().upper())
+    if not match or text.strip().upper().rstrip("T").endswith("P"):
+        raise _RowProblem(f"'{column}Lag' is {text!r}, not an ISO 8601 duration like P30D")
+    number = {k: int(v) for k, v in match.groupdict().items() if v and k not in ("sign", "s")}
+    seconds = (
+        number.get("h", 0) * 3600 + number.get("mi", 0) * 60 + float(match["s"] or 0)
+    )
+    return _Lag(
+        sign=-1 if match["sign"] == "-" else 1,
+        years=number.get("y", 0),
+        months=number.get("mo", 0),
+        weeks=number.get("w", 0),
+        days=number.get("d", 0),
+        seconds=seconds,
+    )
+
+
+def _lag_offset(text: str, is_start: bool, column: str, extras: dict[str, str]) -> str:
+    lag = _parse_lag(text, column)
+    sign = "-" if lag.sign < 0 else "+"
+    calendar = [(lag.years, "y"), (lag.months, "m")]
+    used = [(n, unit) for n, unit in calendar if n]
+    if used:
+        if len(used) > 1 or lag.weeks or lag.days or lag.seconds:
+            raise _RowProblem(f"'{column}Lag' {text!r} mixes years or months with other units")
+        n, unit = used[0]
+        return f"{sign}{n}{unit}"
+    if lag.weeks and not lag.days and not lag.seconds:
+        return f"{sign}{lag.weeks}w"
+    signed_days = lag.sign * (lag.weeks * 7 + lag.days + lag.seconds / 86400)
+    # Outward rounding: a start moves earlier, an end later, so the window read is never
+    # narrower than the one offered.
+    whole = math.floor(signed_days) if is_start else math.ceil(signed_days)
+    if whole != signed_days:
+        extras[f"{column}LagExact"] = text
+    return f"{'-' if whole < 0 else '+'}{abs(whole)}d"
+
+
+def _shift_date(
+    day: date, text: str, is_start: bool, column: str, extras: dict[str, str]
+) -> date:
+    offset = _lag_offset(text, is_start, column, extras)
+    n = int(offset[1:-1]) * (-1 if offset[0] == "-" else 1)
+    unit = offset[-1]
+    delta = {
+        "d": relativedelta(days=n),
+        "w": relativedelta(weeks=n),
+        "m": relativedelta(months=n),
+        "y": relativedelta(years=n),
+    }[unit]
+    shifted: date = day + delta
+    return shifted
+
+
+_ARTICLE_SUFFIX = re.compile(r"^(?P<rest>.+),\s*(?P<article>The|A|An)$", re.IGNORECASE)
+
+
+def _natural_name(name: str) -> str:
+    """`View from a Mountain, The` -> `The View from a Mountain` (library sort form)."""
+    match = _ARTICLE_SUFFIX.match(name.strip())
+    if match:
+        return f"{match['article']} {match['rest']}"
+    return name.strip()
+
+
+def _title(record: _Record, extras: dict[str, str]) -> tuple[str, str]:
+    """(title id, title name) for the row; see the module docstring for the rules."""
+    work_type = record.text("WorkType").lower()
+    if work_type in TV_WORK_TYPES:
+        return _tv_title(record, work_type, extras)
+    name = _natural_name(
+        record.text("TitleInternalAlias")
+        or record.text("TitleDisplayUnlimited")
+        or record.text("TitleDisplay19")
+    )
+    year = record.text("ReleaseYear")
+    if name:
+        slug = slugify(name)
+        return (f"{slug}-{year}" if re.fullmatch(r"\d{4}", year) else slug), name
+    for column in ("ContentID", "ALID", "AltID"):
+        if record.text(column):
+            return slugify(record.text(column)), ""
+    raise _RowProblem("no title: TitleInternalAlias, TitleDisplayUnlimited and ContentID are empty")
+
+
+def _tv_title(record: _Record, work_type: str, extras: dict[str, str]) -> tuple[str, str]:
+    series = _natural_name(
+        record.text("SeriesTitleInternalAlias") or record.text("SeriesTitleDisplayUnlimited")
+    )
+    season = record.text("SeasonNumber")
+    episode = record.text("EpisodeNumber")
+    if not series:
+        raise _RowProblem(f"a {work_type} avail without 'SeriesTitleInternalAlias'")
+    extras["SeriesTitleInternalAlias"] = record.text("SeriesTitleInternalAlias") or series
+    slug = slugify(series)
+    if work_type == "series":
+        return slug, series
+    season_part = f"-s{season}" if season else ""
+    if work_type == "episode":
+        episode_name = _natural_name(
+            record.text("EpisodeTitleInternalAlias") or record.text("EpisodeTitleDisplayUnlimited")
+        )
+        if episode:
+            label = f"{series} S{season} E{episode}" if season else f"{series} E{episode}"
+            return f"{slug}{season_part}-e{episode}", episode_name or label
+        if episode_name:
+            return f"{slug}{season_part}-{slugify(episode_name)}", episode_name
+        raise _RowProblem("an episode avail without 'EpisodeNumber' or an episode title")
+    season_name = _natural_name(
+        record.text("SeasonTitleInternalAlias") or record.text("SeasonTitleDisplayUnlimited")
+    )
+    if not season:
+        raise _RowProblem(f"a {work_type} avail without 'SeasonNumber'")
+    return f"{slug}{season_part}", season_name or f"{series} Season {season}"
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_ema(
+    rows: Iterable[GrantRow],
+    path: Path,
+    version: str = "1.9",
+    extra_columns: Sequence[str] = (),
+) -> int:
+    """Write grants as an EMA Avails v1.9-shaped workbook; return the grants written.
+
+    A grant becomes one spreadsheet row per included territory (see the module
+    docstring); `read_ema` joins them back. `extra_columns` names further `extras`
+    keys to write as `rights-ledger` columns, which `read_ema` keeps in extras.
+    The workbook is written in openpyxl's write-only mode, row by row.
+    """
+    columns = [*WRITTEN_COLUMNS, *((LEDGER_GROUP, c) for c in extra_columns)]
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet("Avails")
+    sheet.append([group for group, _ in columns])
+    sheet.append([name for _, name in columns])
+    sheet.append(
+        [version]
+        + ["//REQ" if name in REQUIRED_WRITTEN else "//Opt" for _, name in columns[1:]]
+    )
+    count = 0
+    for count, grant in enumerate(rows, start=1):
+        for cells in _avail_rows(grant, count):
+            sheet.append([cells.get(name, None) for _, name in columns])
+    try:
+        workbook.save(path)
+    except OSError as error:
+        raise BadInput(f"{path.name}: cannot write file ({error.strerror})") from None
+    return count
+
+
+def _avail_rows(grant: GrantRow, number: int) -> Iterator[dict[str, Any]]:
+    extras = {k: v for k, v in grant.extras.items() if k not in _NOT_WRITTEN_EXTRAS}
+    cells: dict[str, Any] = dict(extras)
+    start, start_lag = _edge_cells(grant.start, is_start=True)
+    end, end_lag = _edge_cells(grant.end, is_start=False)
+    exclusive: Any = {"exclusive": True, "sole": True, "non-exclusive": False}.get(
+        grant.exclusivity, grant.exclusivity
+    )
+    cells.update(
+        DisplayName=grant.grantor_name or grant.grantor,
+        Licensee=grant.grantee_name or grant.grantee,
+        WorkType=extras.get("WorkType", "Movie"),
+        TitleInternalAlias=grant.title_name or grant.title,
+        TitleDisplayUnlimited=extras.get("TitleDisplayUnlimited", grant.title_name or grant.title),
+        LicenseType=grant.rights,
+        Start=start,
+        StartLag=start_lag,
+        End=end,
+        EndLag=end_lag,
+        AvailID=extras.get("AvailID") or f"{grant.agreement}-{number}",
+        ContractID=grant.agreement,
+        Exclusive=exclusive,
+        AllowedLanguages=", ".join(code for code in grant.language.split(";") if code) or None,
+        LedgerTitle=grant.title,
+        LedgerLicensor=grant.grantor,
+        LedgerLicensee=grant.grantee,
+        LedgerStatus=grant.status,
+    )
+    if grant.exclusivity == "sole":
+        cells["ExclusiveAttributes"] = "Sole"
+    includes, excludes = split_territory(grant.territory)
+    exclusion = ", ".join(excludes) or None
+    for include in includes or [""]:
+        territory = WORLDWIDE_OUT if include.upper() in WORLDWIDE_CODES else include
+        yield {**cells, "Territory": territory, "TerritoryExclusion": exclusion}
+
+
+def _edge_cells(value: str, *, is_start: bool) -> tuple[Any, str | None]:
+    """The Start/End cell and its lag cell for a window edge as the ledger writes it."""
+    if not value:
+        return ("Immediate" if is_start else "Open"), None
+    match = _ISO_DATE.match(value)
+    if match and len(value) == 10:
+        try:
+            return date.fromisoformat(value), None
+        except ValueError:
+            return value, None
+    ref = _EVENT_REF.match(value.strip())
+    if ref:
+        condition = CONDITION_BY_EVENT.get(ref["event"], ref["event"])
+        n = int(ref["n"])
+        if n == 0:
+            return condition, None
+        sign = "-" if ref["sign"] == "-" else ""
+        return condition, f"{sign}P{n}{ref['unit'].upper()}"
+    return value, None
+
+
+def split_territory(expression: str) -> tuple[list[str], list[str]]:
+    """Split a territory expression's text into included and excluded items.
+
+    Textual only (nothing is resolved): `WW -CN -HK` -> (["WW"], ["CN", "HK"]);
+    `KR, JP` -> (["KR", "JP"], []); `ASIA excluding CN, JP` -> (["ASIA"], ["CN", "JP"]);
+    the words of a country name stay together (`Hong Kong`).
+    """
+    head, *rest = re.split(r"(?i)\bexcluding\b", expression, maxsplit=1)
+    includes: list[str] = []
+    excludes: list[str] = []
+    for part in re.split(r"[,;]", head):
+        for excluded, item in _items(part.split()):
+            (excludes if excluded else includes).append(item)
+    for part in re.split(r"[,;]", rest[0] if rest else ""):
+        excludes.extend(item for _, item in _items(part.split()))
+    return includes, excludes
+
+
+def _items(words: list[str]) -> Iterator[tuple[bool, str]]:
+    """Group words into (is_exclusion, item): a code or `-code` stands alone, while
+    consecutive words of a name (`Hong Kong`, `-South Korea`) form one item."""
+    current: list[str] = []
+    excluded = False
+    for word in words:
+        minus = word.startswith("-") and len(word) > 1
+        bare = word[1:] if minus else word
+        joins_name = (
+            current and not minus and not _CODE_LIKE.match(word)
+            and not _CODE_LIKE.match(current[-1])
+        )
+        if joins_name:
+            current.append(word)
+            continue
+        if current:
+            yield excluded, " ".join(current)
+        current, excluded = [bare], minus
+    if current:
+        yield excluded, " ".join(current)

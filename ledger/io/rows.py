@@ -1,0 +1,88 @@
+"""The neutral row every file format reads into and writes from.
+
+A `GrantRow` is one licence line exactly as a file states it: strings only, nothing
+resolved. Territories, rights, dates and parties are checked later by the import
+service, which reports problems against `row` (the line or spreadsheet row the values
+came from), so a user can find them in the file.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ledger.errors import BadInput
+
+
+@dataclass(frozen=True)
+class GrantRow:
+    """One grant as written in a file (CSV line or EMA Avails row)."""
+
+    row: int
+    """1-based row in the source file: CSV line with the header as 1; spreadsheet row."""
+    agreement: str
+    title: str
+    """Title id (a slug)."""
+    grantor: str
+    """Party id (a slug)."""
+    grantee: str
+    rights: str
+    """`;`-separated right names or aliases as written, e.g. `SVOD` or `svod;avod`."""
+    territory: str
+    """A territory expression as text, e.g. `CN` or `WW -CN -HK`."""
+    start: str
+    """ISO date, an event reference such as `theatrical+0d`, or "" (unknown)."""
+    end: str
+    """ISO date, an event reference, or "" (open)."""
+    exclusivity: str
+    """`exclusive`, `sole` or `non-exclusive` as written; validated later."""
+    language: str = ""
+    """`;`-separated language codes; "" for all languages."""
+    status: str = ""
+    """The agreement's status if the file gives one: draft, mou or signed."""
+    title_name: str = ""
+    grantor_name: str = ""
+    grantee_name: str = ""
+    extras: Mapping[str, str] = field(default_factory=dict)
+    """External references kept as written (AvailID, ContentID, FormatProfile, ...)."""
+
+
+class RowErrors(BadInput):
+    """Some rows of a file could not be read; `errors` lists each (row, message).
+
+    The message is one line (a count and the first few problems) so a caller that only
+    prints `str(error)` still says where to look; the CLI prints every entry of `errors`.
+    """
+
+    def __init__(self, source: str, errors: list[tuple[int, str]]) -> None:
+        self.source = source
+        self.errors = sorted(errors)
+        shown = "; ".join(f"row {row}: {message}" for row, message in self.errors[:5])
+        more = f"; and {len(self.errors) - 5} more" if len(self.errors) > 5 else ""
+        noun = "bad row" if len(self.errors) == 1 else "bad rows"
+        super().__init__(f"{source}: {len(self.errors)} {noun}: {shown}{more}")
+
+    def lines(self) -> list[str]:
+        """One message per bad row, in the `file row N: problem` form."""
+        return [f"{self.source} row {row}: {message}" for row, message in self.errors]
+
+
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(name: str) -> str:
+    """Turn a display name into an id: "Alibaba Pictures" -> "alibaba-pictures".
+
+    Accents are folded ("Les détectives" -> "les-detectives") so the same company
+    spelled with or without them gets the same id; names in scripts that do not fold
+    to ASCII (Chinese, Korean) keep their letters rather than vanishing.
+    """
+    folded = unicodedata.normalize("NFKD", name)
+    ascii_only = folded.encode("ascii", "ignore").decode("ascii").lower()
+    slug = _NOT_SLUG.sub("-", ascii_only).strip("-")
+    if slug:
+        return slug
+    # Nothing survived the ASCII fold (e.g. "阿里巴巴影业"): keep the word characters.
+    return re.sub(r"[\W_]+", "-", name.strip().lower()).strip("-")

@@ -1,0 +1,143 @@
+"""Connecting to a ledger database and keeping its schema current.
+
+SQLite is the zero-set-up default: the file is created and migrated on first use.
+PostgreSQL is migrated explicitly (`rights-ledger db upgrade`); a command run against an
+out-of-date schema is refused. Migrations are the only way the schema changes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from ledger.errors import BadInput, SchemaOutOfDate
+
+DB_ENV = "RIGHTS_LEDGER_DB"
+
+
+def default_url() -> str:
+    """The embedded default: an SQLite file in the user's data directory."""
+    data_dir = Path(platformdirs.user_data_dir("rights-ledger", appauthor=False))
+    return f"sqlite:///{data_dir / 'ledger.db'}"
+
+
+def resolve_url(url: str | None) -> str:
+    return url or os.environ.get(DB_ENV) or default_url()
+
+
+def is_sqlite(engine: Engine | Connection) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's `begin` event issue BEGIN IMMEDIATE itself (see below), so that a
+    # writer takes the database lock before it reads what its conflict check relies on.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    mode = conn.info.get("begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """An engine for `url` (or RIGHTS_LEDGER_DB, or the default SQLite file)."""
+    text = resolve_url(url)
+    try:
+        parsed = make_url(text)
+    except ArgumentError:
+        raise BadInput(f"not a database URL: {text!r}") from None
+    if parsed.drivername.startswith("sqlite"):
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    elif parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        engine = create_engine(parsed, future=True)
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise BadInput(f"cannot use database {parsed.drivername!r}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+@contextmanager
+def immediate(conn: Connection) -> Iterator[None]:
+    """Mark `conn` so that its next SQLite transaction takes the write lock at once."""
+    conn.info["begin"] = "IMMEDIATE"
+    try:
+        yield
+    finally:
+        conn.info.pop("begin", None)
+
+
+def _alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    location = resources.files("ledger.migrations")
+    config.set_main_option("script_location", str(location))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), revision)
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    current: str | None
+    head: str | None
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
+def schema_state(engine: Engine) -> SchemaState:
+    return SchemaState(current_revision(engine), head_revision())
+
+
+def ensure_current(engine: Engine) -> None:
+    """Migrate an SQLite ledger on first use; refuse an out-of-date PostgreSQL one."""
+    state = schema_state(engine)
+    if state.up_to_date:
+        return
+    if is_sqlite(engine):
+        upgrade(engine)
+        return
+    raise SchemaOutOfDate(
+        f"the database schema is at {state.current or 'nothing'}, this tool needs "
+        f"{state.head}: run `rights-ledger db upgrade`"
+    )

@@ -1,0 +1,176 @@
+"""The append-only, hash-chained journal: writing entries and proving the chain intact.
+
+Each entry's hash covers its own content and the previous entry's hash, so an edit,
+a deletion or a reordering made behind the tool's back breaks the chain at that entry.
+The database refuses UPDATE and DELETE on the table (triggers, see the migrations).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, text
+
+from ledger.persistence.schema import JournalEntry
+
+GENESIS = "0" * 64
+J = JournalEntry.__table__
+
+# Key of the PostgreSQL advisory lock that serialises appends to the chain.
+JOURNAL_LOCK = (72, 0)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    recorded_at: str
+    actor: str
+    kind: str
+    subject: str
+    reason: str | None
+    payload: str
+    prev_hash: str
+    hash: str
+
+    @property
+    def data(self) -> dict[str, Any]:
+        loaded = json.loads(self.payload)
+        assert isinstance(loaded, dict)
+        return loaded
+
+    def expected_hash(self) -> str:
+        return entry_hash(
+            self.seq, self.recorded_at, self.actor, self.kind, self.subject, self.reason,
+            self.payload, self.prev_hash,
+        )
+
+
+def entry_hash(
+    seq: int, recorded_at: str, actor: str, kind: str, subject: str, reason: str | None,
+    payload: str, prev_hash: str,
+) -> str:
+    content = canonical_json(
+        {
+            "seq": seq,
+            "recorded_at": recorded_at,
+            "actor": actor,
+            "kind": kind,
+            "subject": subject,
+            "reason": reason,
+            "payload": payload,
+            "prev_hash": prev_hash,
+        }
+    )
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def timestamp_text(moment: datetime) -> str:
+    """UTC, fixed width, so that text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class JournalWriter:
+    """Appends entries inside the caller's transaction.
+
+    The chain's head is read, under the journal's lock, only at the first append, so a
+    write holds that lock for the shortest time: after its checks, until its commit.
+    """
+
+    def __init__(self, conn: Connection, actor: str, now: Callable[[], datetime]) -> None:
+        self.conn = conn
+        self.actor = actor
+        self.now = now
+        self.seq = 0
+        self.prev_hash = GENESIS
+        self.recorded_at = ""
+        self._opened = False
+        self._rows: list[dict[str, Any]] = []
+
+    def _open(self) -> None:
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(
+                text("SELECT pg_advisory_xact_lock(:a, :b)"),
+                {"a": JOURNAL_LOCK[0], "b": JOURNAL_LOCK[1]},
+            )
+        head = self.conn.execute(
+            select(J.c.seq, J.c.hash, J.c.recorded_at).order_by(J.c.seq.desc()).limit(1)
+        ).first()
+        stamp = timestamp_text(self.now())
+        if head is not None:
+            self.seq, self.prev_hash = head.seq, head.hash
+            # Never let the recorded time run backwards (clocks differ across a team).
+            stamp = max(stamp, head.recorded_at)
+        self.recorded_at = stamp
+        self._opened = True
+
+    def append(
+        self, kind: str, subject: str, payload: Mapping[str, Any], reason: str | None
+    ) -> Entry:
+        if not self._opened:
+            self._open()
+        self.seq += 1
+        body = canonical_json(payload)
+        digest = entry_hash(
+            self.seq, self.recorded_at, self.actor, kind, subject, reason, body, self.prev_hash
+        )
+        entry = Entry(
+            self.seq, self.recorded_at, self.actor, kind, subject, reason, body,
+            self.prev_hash, digest,
+        )
+        self.prev_hash = digest
+        self._rows.append(asdict(entry))
+        if len(self._rows) >= 5000:
+            self.flush()
+        return entry
+
+    def flush(self) -> None:
+        if self._rows:
+            self.conn.execute(insert(J), self._rows)
+            self._rows.clear()
+
+
+def entries(conn: Connection, up_to: str | None = None, batch: int = 5000) -> Iterator[Entry]:
+    """Every entry in sequence order (streamed), optionally only those recorded by `up_to`."""
+    query = select(J).order_by(J.c.seq)
+    if up_to is not None:
+        query = query.where(J.c.recorded_at <= up_to)
+    result = conn.execution_options(yield_per=batch).execute(query)
+    for row in result:
+        yield Entry(**row._asdict())
+
+
+def entry_count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(J)).scalar_one())
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    seq: int
+    problem: str
+
+
+def verify_chain(conn: Connection) -> tuple[int, ChainBreak | None]:
+    """Recompute the chain; return how many entries were checked and the first bad one."""
+    prev = GENESIS
+    expected_seq = 1
+    count = 0
+    for entry in entries(conn):
+        count += 1
+        if entry.seq != expected_seq:
+            return count, ChainBreak(entry.seq, f"sequence gap: expected entry {expected_seq}, found {entry.seq}")
+        if entry.prev_hash != prev:
+            return count, ChainBreak(entry.seq, "its link to the previous entry is broken (edited, removed or reordered)")
+        if entry.expected_hash() != entry.hash:
+            return count, ChainBreak(entry.seq, "its content no longer matches its hash (edited)")
+        prev = entry.hash
+        expected_seq += 1
+    return count, None

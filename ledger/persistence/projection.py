@@ -1,0 +1,293 @@
+"""Deriving the current state from journal entries.
+
+`Projector.apply` is the one place that turns an entry into rows of the state tables.
+The service layer calls it in the same transaction as the append, `verify` replays the
+whole journal through it into a scratch database and compares, and `--recorded-as-of`
+replays the journal up to a moment. Grant rows are buffered and written in batches so a
+large import is not one round trip per row.
+"""
+
+from __future__ import annotations
+
+import json
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from ledger.domain.grants import (
+    EventDate,
+    GrantSpec,
+    HoldbackSpec,
+    earliest,
+    resolve_last_day,
+    resolve_start,
+)
+from ledger.domain.rights import RIGHTS
+from ledger.domain.territories import parse_territory
+from ledger.persistence.journal import Entry
+from ledger.persistence.schema import (
+    Agreement,
+    AgreementParty,
+    GrantTerritory,
+    Holdback,
+    Ownership,
+    Party,
+    ReleaseEvent,
+    RightsGrant,
+    Title,
+)
+
+A = Agreement.__table__
+AP = AgreementParty.__table__
+G = RightsGrant.__table__
+GT = GrantTerritory.__table__
+H = Holdback.__table__
+O = Ownership.__table__
+P = Party.__table__
+E = ReleaseEvent.__table__
+T = Title.__table__
+
+
+def _day(value: object) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else None
+
+
+class Projector:
+    """Applies journal entries to the state tables of one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._grants: list[dict[str, Any]] = []
+        self._terms: list[dict[str, Any]] = []
+        self._holdbacks: list[dict[str, Any]] = []
+        self._events: dict[str, list[EventDate]] = {}
+        self._handlers: Mapping[str, Callable[[Entry, dict[str, Any]], None]] = {
+            "party.added": self._party_added,
+            "title.added": self._title_added,
+            "ownership.added": self._ownership_added,
+            "event.recorded": self._event_recorded,
+            "agreement.added": self._agreement_added,
+            "agreement.signed": self._agreement_signed,
+            "agreement.terminated": self._agreement_terminated,
+            "grant.added": self._grant_added,
+            "grant.amended": self._grant_amended,
+            "grant.terminated": self._grant_terminated,
+        }
+
+    def apply(self, entry: Entry) -> None:
+        handler = self._handlers.get(entry.kind)
+        if handler is None:
+            raise ValueError(f"journal entry {entry.seq} has an unknown kind {entry.kind!r}")
+        data = entry.data
+        if entry.kind != "grant.added":
+            self.flush()
+        handler(entry, data)
+
+    def flush(self) -> None:
+        for table, rows in ((G, self._grants), (GT, self._terms), (H, self._holdbacks)):
+            if rows:
+                self.conn.execute(insert(table), rows)
+                rows.clear()
+
+    # -- parties, titles, events -------------------------------------------------------
+
+    def _party_added(self, _entry: Entry, data: dict[str, Any]) -> None:
+        self.conn.execute(insert(P).values(id=data["id"], name=data["name"], country=data.get("country")))
+
+    def _title_added(self, entry: Entry, data: dict[str, Any]) -> None:
+        self.conn.execute(
+            insert(T).values(
+                id=data["id"], name=data["name"], original_name=data.get("original_name"),
+                kind=data["kind"], year=data.get("year"), origin=data.get("origin"),
+                eidr=data.get("eidr"), parent_id=data.get("parent"),
+            )
+        )
+        for owner in data.get("owners", []):
+            self._ownership_added(entry, {"title": data["id"], **owner})
+
+    def _ownership_added(self, _entry: Entry, data: dict[str, Any]) -> None:
+        count = len(self.conn.execute(select(O.c.position).where(O.c.title_id == data["title"])).all())
+        self.conn.execute(
+            insert(O).values(
+                title_id=data["title"], position=count + 1, party_id=data["party"],
+                territory=data["territory"], share=data.get("share"),
+            )
+        )
+
+    def events_of(self, title: str) -> list[EventDate]:
+        cached = self._events.get(title)
+        if cached is None:
+            rows = self.conn.execute(select(E.c.kind, E.c.territory, E.c.on).where(E.c.title_id == title))
+            cached = [EventDate(r.kind, parse_territory(r.territory).countries, r.on) for r in rows]
+            self._events[title] = cached
+        return cached
+
+    def _event_recorded(self, entry: Entry, data: dict[str, Any]) -> None:
+        title = data["title"]
+        self.conn.execute(
+            insert(E).values(
+                recorded_seq=entry.seq, title_id=title, kind=data["kind"],
+                territory=data["territory"], on=date.fromisoformat(data["on"]),
+            )
+        )
+        self._events.pop(title, None)
+        rows = self.conn.execute(select(G.c.id).where(G.c.title_id == title)).all()
+        for row in rows:
+            self._refresh_days(row.id)
+
+    # -- agreements --------------------------------------------------------------------
+
+    def _agreement_added(self, _entry: Entry, data: dict[str, Any]) -> None:
+        self.conn.execute(
+            insert(A).values(
+                ref=data["ref"], status=data["status"], standing=data["status"],
+                signed_on=_day(data.get("signed_on")), note=data.get("note"),
+            )
+        )
+        parties = data["parties"]
+        if parties:
+            self.conn.execute(insert(AP), [{"agreement_ref": data["ref"], "party_id": p} for p in parties])
+
+    def _agreement_signed(self, _entry: Entry, data: dict[str, Any]) -> None:
+        self.conn.execute(
+            update(A).where(A.c.ref == data["ref"]).values(
+                status="signed", standing="signed", signed_on=_day(data.get("on"))
+            )
+        )
+
+    def _agreement_terminated(self, _entry: Entry, data: dict[str, Any]) -> None:
+        on = date.fromisoformat(data["on"])
+        # `standing` keeps the status before termination: it sets a conflict's severity.
+        self.conn.execute(update(A).where(A.c.ref == data["ref"]).values(status="terminated", terminated_on=on))
+        for row in self.conn.execute(select(G.c.id).where(G.c.agreement_ref == data["ref"])).all():
+            self._terminate(row.id, on)
+
+    # -- grants ------------------------------------------------------------------------
+
+    def _grant_added(self, entry: Entry, data: dict[str, Any]) -> None:
+        grant_id = int(data["id"])
+        spec = GrantSpec.from_payload(data)
+        first, last = self._days(spec, None)
+        self._grants.append(
+            {
+                "id": grant_id, **_grant_columns(spec), "terminated_on": None,
+                "first_day": first, "last_day": last,
+                "conflict_reason": entry.reason if data.get("conflicts_allowed") else None,
+                "external_refs": _refs_text(spec.external_refs), "recorded_seq": entry.seq,
+            }
+        )
+        self._terms.extend(_territory_rows(grant_id, spec))
+        self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
+
+    def _grant_amended(self, _entry: Entry, data: dict[str, Any]) -> None:
+        grant_id = int(data["id"])
+        spec = GrantSpec.from_payload({**self.payload_of(grant_id), **data["changes"]})
+        self.conn.execute(update(G).where(G.c.id == grant_id).values(**_grant_columns(spec)))
+        self.conn.execute(delete(GT).where(GT.c.grant_id == grant_id))
+        self.conn.execute(insert(GT), _territory_rows(grant_id, spec))
+        self.conn.execute(delete(H).where(H.c.grant_id == grant_id))
+        self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
+        self._refresh_days(grant_id)
+
+    def _grant_terminated(self, _entry: Entry, data: dict[str, Any]) -> None:
+        self._terminate(int(data["id"]), date.fromisoformat(data["on"]))
+
+    def _terminate(self, grant_id: int, on: date) -> None:
+        current = self.conn.execute(select(G.c.terminated_on).where(G.c.id == grant_id)).scalar_one()
+        self.conn.execute(update(G).where(G.c.id == grant_id).values(terminated_on=earliest(current, on)))
+        self._refresh_days(grant_id)
+
+    # -- derived days ------------------------------------------------------------------
+
+    def payload_of(self, grant_id: int) -> dict[str, Any]:
+        """A grant as it stands, in the journal's payload form."""
+        row = self.conn.execute(select(G).where(G.c.id == grant_id)).one()
+        holdbacks = self.conn.execute(
+            select(H.c.rights, H.c.territory, H.c.until)
+            .where(H.c.grant_id == grant_id)
+            .order_by(H.c.position)
+        ).all()
+        return {
+            "agreement": row.agreement_ref, "title": row.title_id, "grantor": row.grantor_id,
+            "grantee": row.grantee_id, "rights": row.rights.split(";"),
+            "territory": row.territory,
+            "languages": row.languages.split(";") if row.languages is not None else None,
+            "start": row.start, "end": row.end, "exclusivity": row.exclusivity,
+            "holdbacks": [
+                {"rights": h.rights.split(";"), "territory": h.territory, "until": h.until}
+                for h in holdbacks
+            ],
+            "notice_on": row.notice_on.isoformat() if row.notice_on else None,
+            "external_refs": json.loads(row.external_refs) if row.external_refs else {},
+        }
+
+    def _days(self, spec: GrantSpec, terminated_on: date | None) -> tuple[date | None, date | None]:
+        events = self.events_of(spec.title)
+        countries = spec.territory.countries
+        first = resolve_start(spec.start, countries, events)
+        last = resolve_last_day(spec.end, first, countries, events)
+        if terminated_on is not None:
+            last = earliest(last, terminated_on)
+        return first, last
+
+    def _holdback_rows(
+        self, grant_id: int, spec: GrantSpec, terminated_on: date | None
+    ) -> list[dict[str, Any]]:
+        events = self.events_of(spec.title)
+        rows = []
+        for position, holdback in enumerate(spec.holdbacks, start=1):
+            payload = holdback.as_payload()
+            until = resolve_last_day(holdback.until, None, holdback.territory.countries, events)
+            rows.append(
+                {
+                    "grant_id": grant_id, "position": position,
+                    "rights": ";".join(holdback_rights(holdback)),
+                    "territory": holdback.territory.text, "until": str(payload["until"]),
+                    # Terminating a grant on day D makes D the last day of its holdbacks too.
+                    "last_day": earliest(until, terminated_on) if terminated_on else until,
+                }
+            )
+        return rows
+
+    def _refresh_days(self, grant_id: int) -> None:
+        self.flush()
+        terminated_on = self.conn.execute(
+            select(G.c.terminated_on).where(G.c.id == grant_id)
+        ).scalar_one()
+        spec = GrantSpec.from_payload(self.payload_of(grant_id))
+        first, last = self._days(spec, terminated_on)
+        self.conn.execute(update(G).where(G.c.id == grant_id).values(first_day=first, last_day=last))
+        self.conn.execute(delete(H).where(H.c.grant_id == grant_id))
+        rows = self._holdback_rows(grant_id, spec, terminated_on)
+        if rows:
+            self.conn.execute(insert(H), rows)
+
+
+def holdback_rights(holdback: HoldbackSpec) -> list[str]:
+    return list(RIGHTS.compact(holdback.rights))
+
+
+def _grant_columns(spec: GrantSpec) -> dict[str, Any]:
+    payload = spec.as_payload()
+    languages = payload["languages"]
+    return {
+        "agreement_ref": spec.agreement, "title_id": spec.title, "grantor_id": spec.grantor,
+        "grantee_id": spec.grantee, "rights": ";".join(RIGHTS.compact(spec.rights)),
+        "territory": spec.territory.text,
+        "languages": ";".join(languages) if isinstance(languages, list) else None,
+        "start": payload["start"], "end": payload["end"], "exclusivity": spec.exclusivity,
+        "notice_on": spec.notice_on,
+    }
+
+
+def _territory_rows(grant_id: int, spec: GrantSpec) -> list[dict[str, Any]]:
+    rows = [{"grant_id": grant_id, "code": code, "excluded": False} for code in spec.territory.includes]
+    rows += [{"grant_id": grant_id, "code": code, "excluded": True} for code in spec.territory.excludes]
+    return rows
+
+
+def _refs_text(refs: Mapping[str, str]) -> str | None:
+    return json.dumps(dict(refs), sort_keys=True) if refs else None

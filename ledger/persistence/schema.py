@@ -1,0 +1,167 @@
+"""The relational schema: the journal (the record) and the state derived from it.
+
+The journal is the only source of truth; every other table is a projection of it that
+the service layer keeps in step inside the same transaction. Indexes are laid out for a
+ledger of a million grants: "which grants of this title" (conflict checks), "which
+grants touch CN" (holders, through `grant_territory`) and "which grants end soon"
+(expiries, on `last_day`) are index lookups.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Fixed before the first migration so that constraint names are stable across backends.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SLUG = 120
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class JournalEntry(Base):
+    """One append-only, hash-chained record of a change."""
+
+    __tablename__ = "journal"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[str] = mapped_column(String(32), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Party(Base):
+    __tablename__ = "party"
+
+    id: Mapped[str] = mapped_column(String(SLUG), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    country: Mapped[str | None] = mapped_column(String(2))
+
+
+class Title(Base):
+    __tablename__ = "title"
+
+    id: Mapped[str] = mapped_column(String(SLUG), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    original_name: Mapped[str | None] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20))
+    year: Mapped[int | None] = mapped_column(Integer)
+    origin: Mapped[str | None] = mapped_column(String(2))
+    eidr: Mapped[str | None] = mapped_column(String(40), unique=True)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("title.id"), index=True)
+
+
+class Ownership(Base):
+    """The original rights of a title: which party owns which territories."""
+
+    __tablename__ = "ownership"
+
+    title_id: Mapped[str] = mapped_column(ForeignKey("title.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    party_id: Mapped[str] = mapped_column(ForeignKey("party.id"), index=True)
+    territory: Mapped[str] = mapped_column(Text)
+    share: Mapped[float | None] = mapped_column(Numeric(5, 2, asdecimal=False))
+
+
+class ReleaseEvent(Base):
+    __tablename__ = "release_event"
+
+    # The journal entry that recorded it: a stable key on every replay of the journal.
+    recorded_seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    title_id: Mapped[str] = mapped_column(ForeignKey("title.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    territory: Mapped[str] = mapped_column(Text)
+    on: Mapped[date] = mapped_column(Date)
+
+
+class Agreement(Base):
+    __tablename__ = "agreement"
+
+    ref: Mapped[str] = mapped_column(String(SLUG), primary_key=True)
+    status: Mapped[str] = mapped_column(String(12))
+    # The status a terminated agreement had before, which sets a conflict's severity.
+    standing: Mapped[str] = mapped_column(String(12))
+    signed_on: Mapped[date | None] = mapped_column(Date)
+    terminated_on: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class AgreementParty(Base):
+    __tablename__ = "agreement_party"
+
+    agreement_ref: Mapped[str] = mapped_column(ForeignKey("agreement.ref"), primary_key=True)
+    party_id: Mapped[str] = mapped_column(ForeignKey("party.id"), primary_key=True, index=True)
+
+
+class RightsGrant(Base):
+    """One licence line. `first_day`/`last_day` are the resolved window in force."""
+
+    __tablename__ = "rights_grant"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    agreement_ref: Mapped[str] = mapped_column(ForeignKey("agreement.ref"), index=True)
+    title_id: Mapped[str] = mapped_column(ForeignKey("title.id"), index=True)
+    grantor_id: Mapped[str] = mapped_column(ForeignKey("party.id"), index=True)
+    grantee_id: Mapped[str] = mapped_column(ForeignKey("party.id"), index=True)
+    rights: Mapped[str] = mapped_column(Text)
+    territory: Mapped[str] = mapped_column(Text)
+    languages: Mapped[str | None] = mapped_column(Text)
+    start: Mapped[str] = mapped_column(String(60))
+    end: Mapped[str | None] = mapped_column(String(60))
+    exclusivity: Mapped[str] = mapped_column(String(16))
+    notice_on: Mapped[date | None] = mapped_column(Date, index=True)
+    terminated_on: Mapped[date | None] = mapped_column(Date)
+    first_day: Mapped[date | None] = mapped_column(Date)
+    last_day: Mapped[date | None] = mapped_column(Date, index=True)
+    conflict_reason: Mapped[str | None] = mapped_column(Text)
+    external_refs: Mapped[str | None] = mapped_column(Text)
+    recorded_seq: Mapped[int] = mapped_column(Integer)
+
+
+class GrantTerritory(Base):
+    """The terms of a grant's territory expression, for "who touches CN" index lookups."""
+
+    __tablename__ = "grant_territory"
+
+    grant_id: Mapped[int] = mapped_column(ForeignKey("rights_grant.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    excluded: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+
+    __table_args__ = (Index("ix_grant_territory_code_lookup", "code", "excluded", "grant_id"),)
+
+
+class Holdback(Base):
+    __tablename__ = "holdback"
+
+    grant_id: Mapped[int] = mapped_column(ForeignKey("rights_grant.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    rights: Mapped[str] = mapped_column(Text)
+    territory: Mapped[str] = mapped_column(Text)
+    until: Mapped[str] = mapped_column(String(60))
+    last_day: Mapped[date | None] = mapped_column(Date, index=True)

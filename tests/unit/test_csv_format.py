@@ -1,0 +1,150 @@
+"""The deal CSV: reading by column name, errors with line numbers, write/read round trip."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.errors import BadInput
+from ledger.io.csv_format import CSV_COLUMNS, read_csv, write_csv
+from ledger.io.rows import GrantRow, RowErrors, slugify
+
+HEADER = ",".join(CSV_COLUMNS)
+GOOD_LINE = "ALI-REAL-2016,real,showbox,alibaba-pictures,svod;avod,WW -CN,2017-07-01,,sole,zh,mou"
+
+
+def write(tmp_path: Path, text: str, name: str = "deal.csv", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_a_row_is_read_with_its_line_number_and_values_as_written(tmp_path: Path) -> None:
+    rows = read_csv(write(tmp_path, f"{HEADER}\n{GOOD_LINE}\n"))
+    assert rows == [
+        GrantRow(
+            row=2, agreement="ALI-REAL-2016", title="real", grantor="showbox",
+            grantee="alibaba-pictures", rights="svod;avod", territory="WW -CN",
+            start="2017-07-01", end="", exclusivity="sole", language="zh", status="mou",
+        )
+    ]
+
+
+def test_columns_are_found_by_name_in_any_order_and_case(tmp_path: Path) -> None:
+    text = (
+        "Territory,EXCLUSIVITY,agreement,Title,grantor,grantee,rights,start,end\n"
+        "CN,exclusive,A1,real,showbox,ali,SVOD,theatrical+90d,2027-06-30\n"
+    )
+    [row] = read_csv(write(tmp_path, text))
+    assert (row.territory, row.exclusivity, row.start, row.end) == (
+        "CN", "exclusive", "theatrical+90d", "2027-06-30"
+    )
+    assert row.language == "" and row.status == ""
+
+
+def test_unknown_columns_are_kept_in_extras(tmp_path: Path) -> None:
+    [row] = read_csv(write(tmp_path, f"{HEADER},AvailID,Notes\n{GOOD_LINE},X-1,\n"))
+    assert row.extras == {"AvailID": "X-1"}
+
+
+def test_a_bom_crlf_and_blank_lines_are_tolerated(tmp_path: Path) -> None:
+    text = f"\ufeff{HEADER}\r\n\r\n{GOOD_LINE}\r\n,,,,,,,,,,\r\n{GOOD_LINE}\r\n"
+    rows = read_csv(write(tmp_path, text))
+    assert [row.row for row in rows] == [3, 5]
+    assert rows[0].agreement == "ALI-REAL-2016"
+
+
+def test_a_missing_column_is_named(tmp_path: Path) -> None:
+    header = HEADER.replace("territory,", "").replace("grantee,", "")
+    with pytest.raises(BadInput, match=r"deal.csv row 1: missing columns 'grantee', 'territory'"):
+        read_csv(write(tmp_path, f"{header}\n"))
+
+
+def test_every_row_with_a_missing_value_is_reported_with_its_line(tmp_path: Path) -> None:
+    no_territory = GOOD_LINE.replace("WW -CN", "")
+    no_title_or_start = GOOD_LINE.replace(",real,", ",,").replace("2017-07-01", "")
+    text = f"{HEADER}\n{GOOD_LINE}\n{no_territory}\n{GOOD_LINE}\n{no_title_or_start}\n"
+    with pytest.raises(RowErrors) as caught:
+        read_csv(write(tmp_path, text))
+    assert caught.value.errors == [
+        (3, "missing 'territory'"),
+        (5, "missing 'title', 'start'"),
+    ]
+    assert str(caught.value).startswith("deal.csv: 2 bad rows: row 3: missing 'territory'")
+    assert caught.value.lines()[0] == "deal.csv row 3: missing 'territory'"
+    assert caught.value.exit_code == 2
+
+
+def test_a_row_with_more_values_than_the_header_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(RowErrors, match="row 2: 12 values but the header has 11 columns"):
+        read_csv(write(tmp_path, f"{HEADER}\n{GOOD_LINE},surplus\n"))
+
+
+def test_a_file_that_is_not_utf8_is_refused_clearly(tmp_path: Path) -> None:
+    path = write(tmp_path, f"{HEADER}\n{GOOD_LINE.replace('real', 'réal')}\n", encoding="cp1252")
+    with pytest.raises(BadInput, match=r"deal.csv: not UTF-8 text .*save the file as CSV UTF-8"):
+        read_csv(path)
+
+
+def test_an_empty_file_asks_for_a_header(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="deal.csv: empty file; expected a header row"):
+        read_csv(write(tmp_path, "\n\n"))
+
+
+def test_a_duplicated_column_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="column 'Title' appears twice"):
+        read_csv(write(tmp_path, f"{HEADER},Title\n"))
+
+
+def test_a_quoted_line_break_keeps_the_row_number_of_its_first_line(tmp_path: Path) -> None:
+    text = f'{HEADER},note\n{GOOD_LINE},"two\nlines"\n{GOOD_LINE},x\n'
+    rows = read_csv(write(tmp_path, text))
+    assert [row.row for row in rows] == [2, 4]
+    assert rows[0].extras == {"note": "two\nlines"}
+
+
+def test_slugify_makes_ids_from_names() -> None:
+    assert slugify("Alibaba Pictures") == "alibaba-pictures"
+    assert slugify("  Les détectives ") == "les-detectives"
+    assert slugify("Mission: Impossible – Rogue Nation") == "mission-impossible-rogue-nation"
+    assert slugify("阿里巴巴影业") == "阿里巴巴影业"
+
+
+text_value = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp")),
+    min_size=1, max_size=12,
+).map(str.strip).filter(bool)
+optional_value = st.one_of(st.just(""), text_value)
+
+
+@st.composite
+def grant_rows(draw: st.DrawFn) -> GrantRow:
+    return GrantRow(
+        row=0, agreement=draw(text_value), title=draw(text_value), grantor=draw(text_value),
+        grantee=draw(text_value), rights=draw(text_value), territory=draw(text_value),
+        start=draw(text_value), end=draw(optional_value), exclusivity=draw(text_value),
+        language=draw(optional_value), status=draw(optional_value),
+        extras=draw(st.dictionaries(st.sampled_from(["AvailID", "ContentID"]), text_value)),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(grant_rows(), max_size=8))
+def test_write_csv_then_read_csv_gives_the_same_rows(rows: list[GrantRow]) -> None:
+    stream = io.StringIO()
+    assert write_csv(rows, stream, extra_columns=("AvailID", "ContentID")) == len(rows)
+    path = Path(__import__("tempfile").mkdtemp()) / "round.csv"
+    path.write_text(stream.getvalue(), encoding="utf-8")
+    back = read_csv(path) if rows else []
+    assert back == [replace(row, row=number) for number, row in enumerate(rows, start=2)]
+
+
+def test_write_csv_writes_only_the_header_for_no_rows() -> None:
+    stream = io.StringIO()
+    assert write_csv([], stream) == 0
+    assert stream.getvalue() == HEADER + "\n"
