@@ -22,9 +22,13 @@ from ledger.domain.scope import Box, LanguageSet
 from ledger.errors import BadInput
 
 DISTRIBUTION = frozenset(
-    "theatrical non-theatrical other-theatrical festival inflight ships hotels educational "
-    "video-rental video-sell-through other-video free-tv pay-tv pay-per-view "
-    "est poest tvod nvod svod avod fvod".split()
+    {
+        *("theatrical", "non-theatrical", "other-theatrical", "festival"),
+        *("inflight", "ships", "hotels", "educational"),
+        *("video-rental", "video-sell-through", "other-video"),
+        *("free-tv", "pay-tv", "pay-per-view"),
+        *("est", "poest", "tvod", "nvod", "svod", "avod", "fvod"),
+    }
 )
 SVOD = frozenset({"svod"})
 CN = frozenset({"CN"})
@@ -282,9 +286,7 @@ def test_of_several_pending_grants_the_earliest_recorded_is_named() -> None:
     first = alibaba_deal("mou")
     second = replace(alibaba_deal("draft"), id="G2", recorded_seq=first.recorded_seq + 1)
     proposed = grant(ALIBABA, "youku", exclusivity="sole")
-    assert kinds(check_grant(proposed, [second, first], OWNERS)) == [
-        ("no-rights-in", "warn", "G1")
-    ]
+    assert kinds(check_grant(proposed, [second, first], OWNERS)) == [("no-rights-in", "warn", "G1")]
 
 
 def test_received_grants_join_across_abutting_windows_territories_and_rights() -> None:

@@ -1,0 +1,169 @@
+"""Evidence and exchange: history, verify, import, export."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from cli.context import Env
+from cli.output import emit, emit_json, format_option, warn, write_atomically
+from ledger.errors import BadInput
+from ledger.io.csv_format import write_csv
+from ledger.io.ema import write_ema
+from ledger.io.rows import RowErrors
+from ledger.services.audit import export_journal, history as journal_history
+from ledger.services.audit import import_journal, read_journal, verify as verify_ledger
+from ledger.services.transfer import ImportRefused, export_rows, import_rows, read_rows
+
+pass_env = click.make_pass_decorator(Env)
+
+
+@click.command()
+@click.argument("subject", required=False)
+@format_option
+@pass_env
+def history(env: Env, subject: str | None, fmt: str) -> None:
+    """The journal entries about a grant, an agreement (and its grants), a title or a party,
+    oldest first; without SUBJECT, the whole journal.
+
+    \b
+    Examples:
+      rights-ledger history G3
+      rights-ledger history ALI-REAL-2016 --format json
+    """
+    found = journal_history(env.ledger().engine, subject)
+    rows = [
+        {"seq": e.seq, "recorded_at": e.recorded_at, "actor": e.actor, "kind": e.kind,
+         "subject": e.subject, "reason": e.reason, "payload": e.data, "hash": e.hash}
+        for e in found
+    ]
+    if fmt == "table":
+        rows = [{**r, "payload": _summary(r["payload"])} for r in rows]
+    emit(fmt, rows, ("seq", "recorded_at", "actor", "kind", "subject", "reason", "payload"),
+         f"no journal entries about {subject}" if subject else "the journal is empty")
+
+
+def _summary(payload: dict[str, object]) -> str:
+    keys = ("rights", "territory", "start", "end", "exclusivity", "on", "status", "changes", "name")
+    parts = []
+    for key in keys:
+        if key in payload and payload[key] not in (None, [], {}):
+            value = payload[key]
+            parts.append(f"{key}={';'.join(map(str, value)) if isinstance(value, list) else value}")
+    return " ".join(parts)
+
+
+@click.command()
+@pass_env
+def verify(env: Env) -> None:
+    """Recompute the journal's hash chain and compare the ledger's state with it.
+
+    Exit 0 with a one-line summary when intact; exit 1 naming the first bad entry or row.
+
+    \b
+    Example:
+      rights-ledger verify
+    """
+    verdict = verify_ledger(env.ledger().engine)
+    if verdict.intact:
+        click.echo(f"intact: {verdict.entries} journal entries, hash chain and state agree")
+        return
+    click.echo(f"TAMPERED: {verdict.problem}")
+    raise click.exceptions.Exit(1)
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=False))
+@click.option("--format", "fmt", type=click.Choice(("csv", "ema", "journal")), help="Default: by extension (.xlsx is ema, .jsonl journal).")
+@click.option("--dry-run", is_flag=True, help="Check everything, write nothing.")
+@click.option("--owner", help="Owner (worldwide) of titles the file creates (EMA default: the licensor).")
+@click.option("--licensee", help="EMA: the licensee when the file names none.")
+@pass_env
+def import_(env: Env, file: Path, fmt: str | None, dry_run: bool, owner: str | None, licensee: str | None) -> None:
+    """Import grants from CSV or an EMA Avails spreadsheet, or a whole journal: all or nothing.
+
+    Every row is checked (values, then conflicts with the ledger and with earlier rows);
+    any bad row or blocking conflict is reported with its row number and nothing is written.
+
+    \b
+    Examples:
+      rights-ledger import catalogue.csv --owner cj-enm --dry-run
+      rights-ledger import Movies_v1.9.xlsx --licensee iqiyi
+      rights-ledger --db postgresql://ledger@db/rights import backup.jsonl --format journal
+    """
+    fmt = fmt or _format_of(file)
+    if not file.is_file():
+        raise BadInput(f"no such file: {file}")
+    ledger = env.ledger()
+    if fmt == "journal":
+        with file.open(encoding="utf-8") as stream:
+            loaded = read_journal(stream, file.name)
+        count = import_journal(ledger.engine, loaded, dry_run)
+        click.echo(f"{'would import' if dry_run else 'imported'} {count} journal entries")
+        return
+    try:
+        rows = read_rows(file, fmt, licensee or "")
+        with click.progressbar(length=len(rows), label="importing", file=sys.stderr) as bar:
+            show = bar.update if sys.stderr.isatty() else None
+            summary = import_rows(
+                ledger, rows, file.name, owner=owner, owner_from_grantor=fmt == "ema",
+                dry_run=dry_run, progress=show,
+            )
+    except RowErrors as errors:
+        for line in errors.lines():
+            warn(line)
+        raise
+    except ImportRefused as refused:
+        for conflict in refused.result.conflicts:
+            warn(f"{file.name} row {conflict.line}: {conflict.severity}: {conflict.kind}: {conflict.message}")
+        raise
+    for conflict in summary.warnings:
+        warn(f"{file.name} row {conflict.line}: warn: {conflict.kind}: {conflict.message}")
+    verb = "would import" if dry_run else "imported"
+    click.echo(
+        f"{verb} {summary.grants} grants; created {len(summary.parties)} parties, "
+        f"{len(summary.titles)} titles, {len(summary.agreements)} agreements"
+    )
+
+
+def _format_of(file: Path) -> str:
+    suffix = file.suffix.lower()
+    return {".xlsx": "ema", ".xlsm": "ema", ".jsonl": "journal", ".json": "journal"}.get(suffix, "csv")
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(("csv", "ema", "journal")), default="csv", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE (atomically); default stdout (not for ema).")
+@pass_env
+def export(env: Env, fmt: str, output: Path | None) -> None:
+    """Export every grant as CSV or an EMA Avails spreadsheet, or the whole journal.
+
+    \b
+    Examples:
+      rights-ledger export --format csv --output grants.csv
+      rights-ledger export --format ema --output avails.xlsx
+      rights-ledger export --format journal --output backup.jsonl
+    """
+    engine = env.ledger().engine
+
+    def write(out: TextIO) -> None:
+        if fmt == "journal":
+            export_journal(engine, out)
+        else:
+            with engine.connect() as conn:
+                write_csv(export_rows(conn), out)
+
+    if fmt == "ema":
+        if output is None:
+            raise BadInput("--format ema writes a spreadsheet: give --output FILE.xlsx")
+        with engine.connect() as conn:
+            count = write_ema(export_rows(conn), output)
+        click.echo(f"wrote {count} grants to {output}", err=True)
+        return
+    if output is None:
+        write(sys.stdout)
+    else:
+        write_atomically(output, write)

@@ -1,0 +1,84 @@
+"""What every command shares: the database URL, the actor, and the error mapping."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, NoReturn
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from ledger.domain.dates import parse_timestamp
+from ledger.errors import BadInput, LedgerError
+from ledger.persistence.database import make_engine
+from ledger.persistence.journal import timestamp_text
+from ledger.services.audit import as_recorded
+from ledger.services.ledger import Ledger
+
+
+@dataclass
+class Env:
+    db: str | None
+    actor: str | None
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.db)
+        return self._engine
+
+    def ledger(self, recorded_as_of: str | None = None) -> Ledger:
+        """The ledger (migrated on first use for SQLite), or as it stood at a moment."""
+        current = Ledger(self.engine, self.actor)
+        if recorded_as_of is None:
+            return current
+        try:
+            moment = parse_timestamp(recorded_as_of)
+        except BadInput as exc:
+            raise click.BadParameter(str(exc), param_hint="--recorded-as-of") from None
+        return Ledger(as_recorded(self.engine, timestamp_text(moment)), self.actor)
+
+
+def today() -> date:
+    """The one place the CLI reads the calendar; the ledger takes `as_of` as a parameter."""
+    return datetime.now(UTC).date()
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"rights-ledger: {message}", err=True)
+    sys.exit(code)
+
+
+class LedgerGroup(click.Group):
+    """A group that turns every expected failure into one line on stderr and an exit code."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any) -> Any:
+        extra.pop("standalone_mode", None)
+        try:
+            # Outside standalone mode Click returns an Exit's code instead of exiting.
+            code = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+            sys.exit(2)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            fail(f"{exc.format_message()}{hint}", 2)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            fail("aborted", 1)
+        except click.ClickException as exc:
+            fail(exc.format_message(), exc.exit_code)
+        except LedgerError as exc:
+            fail(str(exc), exc.exit_code)
+        except DBAPIError as exc:
+            first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            fail(f"database error: {first}", 1)
+        except BrokenPipeError:
+            sys.exit(0)
+        sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,97 @@
+"""Printing results: an aligned table, one JSON document, or CSV, on stdout."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+import click
+
+from ledger.errors import BadInput
+
+FORMATS = ("table", "json", "csv")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def format_option(func: F) -> F:
+    """The `--format table|json|csv` option every listing command shares."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+        help="Output format: an aligned table, one JSON document, or CSV.",
+    )(func)
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ";".join(cell(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def table(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], empty: str = "nothing found",
+    out: TextIO | None = None,
+) -> None:
+    if not rows:
+        click.echo(empty, file=out)
+        return
+    texts = [[cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(t[i]) for t in texts)) for i, c in enumerate(columns)]
+    header = "  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))
+    click.echo(header.rstrip(), file=out)
+    for text in texts:
+        click.echo("  ".join(t.ljust(w) for t, w in zip(text, widths, strict=True)).rstrip(), file=out)
+
+
+def emit_json(document: Any, out: TextIO | None = None) -> None:
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str), file=out)
+
+
+def emit_csv(
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out: TextIO | None = None
+) -> None:
+    writer = csv.writer(out or sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([cell(row.get(c)) for c in columns])
+
+
+def emit(
+    fmt: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+    empty: str = "nothing found", out: TextIO | None = None,
+) -> None:
+    """Rows in the asked format; JSON carries every key, table and CSV the named columns."""
+    if fmt == "json":
+        emit_json(list(rows), out)
+    elif fmt == "csv":
+        emit_csv(rows, columns, out)
+    else:
+        table(rows, columns, empty, out)
+
+
+def warn(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def write_atomically(path: Path, write: Callable[[TextIO], None]) -> None:
+    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
+    directory = path.expanduser().resolve().parent
+    if not directory.is_dir():
+        raise BadInput(f"no such directory: {directory}")
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+            write(stream)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,279 @@
+"""EMA Avails spreadsheets: the MovieLabs samples, the mapping rules, and a round trip."""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.errors import BadInput
+from ledger.io.ema import read_ema, split_territory, write_ema
+from ledger.io.rows import GrantRow, RowErrors
+
+# CI checks the repository out beside `shared/`, so look next to the clone.
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ema-avails"
+SAMPLE_FILES = sorted(SAMPLES.glob("*.xlsx")) if SAMPLES.is_dir() else []
+needs_samples = pytest.mark.skipif(
+    not SAMPLE_FILES, reason=f"MovieLabs EMA samples not found at {SAMPLES}"
+)
+EXPECTED_ROWS = {
+    "All_v1.8.xlsx": 65,
+    "Avails_noErrors_v2.3_v1.8.xlsx": 24,
+    "Movies_v1.7.2.xlsx": 27,
+    "Movies_v1.7.2_Bundle.xlsx": 4,
+    "Movies_v1.7.3.xlsx": 6,
+    "Movies_v1.8.xlsx": 27,
+    "Movies_v1.9.xlsx": 26,
+    "TV_v1.7.3.xlsx": 8,
+    "TV_v1.8.xlsx": 38,
+    "TV_v1.9.xlsx": 38,
+}
+
+
+def sample(name: str) -> list[GrantRow]:
+    with warnings.catch_warnings():
+        # TV_v1.7.3.xlsx has no default style; openpyxl says so, harmlessly.
+        warnings.simplefilter("ignore", UserWarning)
+        return read_ema(SAMPLES / name)
+
+
+@needs_samples
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: p.name)
+def test_every_sample_spreadsheet_reads_into_plausible_rows(path: Path) -> None:
+    rows = sample(path.name)
+    assert len(rows) == EXPECTED_ROWS[path.name]
+    for row in rows:
+        assert row.row >= 4
+        assert row.title and row.grantor and row.rights and row.territory
+        assert row.exclusivity in {"exclusive", "sole", "non-exclusive"}
+        assert row.status == "signed"
+        assert row.start == "" or row.start[:4].isdigit() or "+" in row.start or "-" in row.start
+
+
+@needs_samples
+def test_the_first_movie_avail_of_v1_8_is_an_exclusive_est_in_the_us() -> None:
+    first = sample("Movies_v1.8.xlsx")[0]
+    assert (first.row, first.territory, first.rights, first.exclusivity) == (
+        4, "US", "EST", "exclusive"
+    )
+    assert (first.title, first.title_name) == (
+        "the-view-from-a-mountain-2006", "The View from a Mountain"
+    )
+    assert (first.grantor, first.grantor_name) == ("rockstar-films", "Rockstar Films")
+    assert (first.start, first.end) == ("2013-06-14", "")
+    assert first.extras["FormatProfile"] == "HD"
+    assert first.extras["ContentID"] == "10.5240/:1489-49A2-3956-4B2D-ZZ44-7"
+
+
+@needs_samples
+def test_a_preorder_ends_at_the_est_start() -> None:
+    preorder = sample("Movies_v1.9.xlsx")[2]
+    assert (preorder.rights, preorder.territory, preorder.start, preorder.end) == (
+        "POEST", "CA", "2013-04-14", "est+0d"
+    )
+
+
+@needs_samples
+def test_worldwide_with_exclusions_and_lagged_conditions_of_v1_7_3() -> None:
+    first, second = sample("Movies_v1.7.3.xlsx")[:2]
+    assert first.territory == "WW -US -CA"
+    assert (first.grantee, first.grantee_name) == ("sofa-spud", "Sofa Spud")
+    assert first.language == "es;fr"
+    assert (first.start, first.end) == ("2018-01-20", "2019-06-20")
+    assert second.territory == "WW -US"
+    # -PT12H and -P5DT10H round outwards to whole days: the window is never narrowed.
+    assert (second.start, second.end) == ("theatrical-1d", "broadcast-5d")
+    assert second.extras["StartLagExact"] == "-PT12H"
+
+
+@needs_samples
+def test_tv_avails_name_the_season_or_episode_as_the_title() -> None:
+    rows = sample("TV_v1.9.xlsx")
+    season, episode = rows[0], rows[4]
+    assert (season.title, season.title_name) == ("the-detectives-s1", "The Detectives Season 1")
+    assert season.extras["WorkType"] == "Season"
+    assert episode.title == "the-detectives-s1-e1"
+    assert episode.title_name == "The Time and Place"
+    assert episode.extras["SeriesTitleInternalAlias"] == "Detectives, The"
+    assert not any(v.startswith("//") for row in rows for v in row.extras.values())
+
+
+@needs_samples
+def test_a_licensee_can_be_supplied_when_the_file_leaves_it_out() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        [row, *_] = read_ema(SAMPLES / "Movies_v1.9.xlsx", licensee="Sofa Spud")
+    assert (row.grantee, row.grantee_name) == ("sofa-spud", "Sofa Spud")
+
+
+@needs_samples
+def test_a_workbook_with_several_ema_sheets_says_which_sheet_a_row_is_on() -> None:
+    rows = sample("All_v1.8.xlsx")
+    assert {row.extras["Sheet"] for row in rows} == {"Template-Movies", "Template-TV"}
+
+
+def make_workbook(path: Path, rows: list[list[Any]], title: str = "Movies") -> Path:
+    workbook = openpyxl.Workbook()
+    sheet: Any = workbook.active
+    sheet.title = title
+    for values in rows:
+        sheet.append(values)
+    workbook.save(path)
+    return path
+
+
+EMA_HEAD: list[list[Any]] = [
+    ["Avail", "Avail", "AvailTrans", "AvailTrans", "AvailTrans", "AvailTrans", "AvailTrans",
+     "AvailTrans", "AvailMetadata", "AvailMetadata"],
+    ["DisplayName", "Licensee", "Territory", "TerritoryExclusion", "LicenseType", "Start",
+     "End", "Exclusive", "TitleInternalAlias", "ReleaseYear"],
+    [1.9, "//Opt", "//REQ", "//Opt", "//REQ", "//REQ", "//REQ", "//Opt", "//REQ", "//Opt"],
+]
+
+
+def test_a_spreadsheet_without_ema_columns_is_the_wrong_sheet(tmp_path: Path) -> None:
+    path = make_workbook(tmp_path / "Movies.xlsx", [["title", "territory"], ["Real", "CN"]])
+    with pytest.raises(BadInput, match=r"Movies.xlsx: wrong sheet: .*found sheets: Movies"):
+        read_ema(path)
+
+
+def test_a_file_that_is_not_xlsx_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "deal.xlsx"
+    path.write_text("agreement,title\n", encoding="utf-8")
+    with pytest.raises(BadInput, match=r"deal\.xlsx: not an xlsx file"):
+        read_ema(path)
+    csv_path = tmp_path / "deal.csv"
+    csv_path.write_text("agreement,title\n", encoding="utf-8")
+    with pytest.raises(BadInput, match=r"deal\.csv: not an xlsx file"):
+        read_ema(csv_path)
+
+
+def test_excel_serials_iso_text_and_open_ends_are_read(tmp_path: Path) -> None:
+    path = make_workbook(tmp_path / "a.xlsx", [
+        *EMA_HEAD,
+        ["Showbox", "Alibaba Pictures", "CN", None, "SVOD", 42917, "Open", "Y", "Real", 2017],
+        ["Showbox", "Alibaba Pictures", "Worldwide", "CN; HK", "AVOD", "2017-07-01T00:00:00",
+         None, "no", "Real", 2017],
+    ])
+    first, second = read_ema(path)
+    assert (first.start, first.end, first.exclusivity) == ("2017-07-01", "", "exclusive")
+    assert (first.agreement, first.grantee) == ("EMA-showbox-alibaba-pictures", "alibaba-pictures")
+    assert (second.territory, second.start, second.exclusivity) == (
+        "WW -CN -HK", "2017-07-01", "non-exclusive"
+    )
+
+
+def test_every_unmappable_row_is_reported_with_its_number(tmp_path: Path) -> None:
+    path = make_workbook(tmp_path / "bad.xlsx", [
+        *EMA_HEAD,
+        ["Showbox", None, None, None, "SVOD", "2017-07-01", "Open", None, "Real", None],
+        ["Showbox", None, "CN", None, "SVOD", "2017-07-01", "Open", None, "Real", None],
+        [None] * 10,
+        ["Showbox", None, "CN", None, "SVOD", "01/07/2017", "Open", None, "Real", None],
+        ["Showbox", None, "CN", None, "SVOD", "2017-02-30", "Open", "maybe", "Real", None],
+    ])
+    with pytest.raises(RowErrors) as caught:
+        read_ema(path)
+    rows = [row for row, _ in caught.value.errors]
+    assert rows == [4, 7, 8]
+    assert "missing 'Territory'" in caught.value.errors[0][1]
+    assert "'Start' is '01/07/2017'" in caught.value.errors[1][1]
+    assert str(caught.value).startswith("bad.xlsx: 3 bad rows: row 4: missing 'Territory'")
+
+
+def test_a_territory_expression_splits_into_included_and_excluded_items() -> None:
+    assert split_territory("WW -CN -HK") == (["WW"], ["CN", "HK"])
+    assert split_territory("KR, JP") == (["KR", "JP"], [])
+    assert split_territory("ASIA excluding CN, JP") == (["ASIA"], ["CN", "JP"])
+    assert split_territory("Hong Kong, South Korea") == (["Hong Kong", "South Korea"], [])
+
+
+def test_write_ema_follows_the_template_layout(tmp_path: Path) -> None:
+    grant = GrantRow(
+        row=1, agreement="ALI-REAL-2016", title="real", grantor="showbox",
+        grantee="alibaba-pictures", rights="SVOD", territory="WW -CN -HK",
+        start="2017-07-01", end="est+30d", exclusivity="sole", title_name="Real",
+        grantor_name="Showbox", grantee_name="Alibaba Pictures",
+    )
+    path = tmp_path / "out.xlsx"
+    assert write_ema([grant], path) == 1
+    sheet: Any = openpyxl.load_workbook(path).active
+    names = [cell.value for cell in sheet[2]]
+    data: dict[Any, Any] = dict(zip(names, (cell.value for cell in sheet[4]), strict=True))
+    assert sheet["A1"].value == "Avail" and sheet["A3"].value == "1.9"
+    assert data["Territory"] == "ZZ" and data["TerritoryExclusion"] == "CN, HK"
+    assert data["Start"].date() == date(2017, 7, 1)
+    assert (data["End"], data["EndLag"]) == ("ESTStart", "P30D")
+    assert (data["Exclusive"], data["ExclusiveAttributes"]) == (True, "Sole")
+    assert (data["DisplayName"], data["Licensee"]) == ("Showbox", "Alibaba Pictures")
+
+
+codes = st.sampled_from(["CN", "HK", "KR", "JP", "US", "FR", "GREATER-CHINA", "ASIA"])
+names = st.text(alphabet="abcdefghij ABCDEF", min_size=1, max_size=12).map(str.strip).filter(
+    lambda s: bool(s) and not s.lower().endswith((" the", " a", " an"))
+)
+slugs = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,4})?", fullmatch=True)
+edges = st.one_of(
+    st.dates(min_value=date(1990, 1, 1), max_value=date(2060, 12, 31)).map(date.isoformat),
+    st.builds(lambda e, n, u: f"{e}+{n}{u}", st.sampled_from(["est", "theatrical", "broadcast",
+              "festival"]), st.integers(0, 400), st.sampled_from("dwmy")),
+)
+
+
+@st.composite
+def territories(draw: st.DrawFn) -> str:
+    includes = draw(st.one_of(st.just(["WW"]), st.lists(codes, min_size=1, max_size=3,
+                                                         unique=True)))
+    excludes = draw(st.lists(codes.filter(lambda c: c not in includes), max_size=3, unique=True))
+    return " ".join(includes) + "".join(f" -{c}" for c in excludes)
+
+
+@st.composite
+def grants(draw: st.DrawFn) -> GrantRow:
+    return GrantRow(
+        row=0, agreement=draw(slugs), title=draw(slugs), grantor=draw(slugs),
+        grantee=draw(slugs), rights=draw(st.sampled_from(["SVOD", "EST", "svod;avod", "pay-tv"])),
+        territory=draw(territories()), start=draw(st.one_of(st.just(""), edges)),
+        end=draw(st.one_of(st.just(""), edges)),
+        exclusivity=draw(st.sampled_from(["exclusive", "sole", "non-exclusive"])),
+        language=draw(st.sampled_from(["", "zh", "ko;zh"])),
+        status=draw(st.sampled_from(["draft", "mou", "signed"])),
+        title_name=draw(names), grantor_name=draw(names), grantee_name=draw(names),
+        extras=draw(st.dictionaries(st.sampled_from(["ContentID", "FormatProfile", "AltID"]),
+                                    slugs, max_size=2)),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.lists(grants(), max_size=6))
+def test_write_ema_then_read_ema_gives_the_same_grants(rows: list[GrantRow]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "export.xlsx"
+        assert write_ema(rows, path) == len(rows)
+        back = read_ema(path)
+    assert len(back) == len(rows)
+    for number, (original, read) in enumerate(zip(rows, back, strict=True), start=1):
+        # The export gives every grant an AvailID (the exporter may pass the grant id).
+        expected_extras = {**original.extras, "AvailID": f"{original.agreement}-{number}"}
+        assert replace(read, row=0) == replace(original, extras=expected_extras)
+
+
+def test_extra_columns_survive_a_round_trip(tmp_path: Path) -> None:
+    grant = GrantRow(
+        row=1, agreement="A1", title="real", grantor="showbox", grantee="ali", rights="SVOD",
+        territory="KR JP", start="", end="", exclusivity="non-exclusive",
+        extras={"AvailID": "G7", "Notes": "from the MOU"},
+    )
+    path = tmp_path / "x.xlsx"
+    write_ema([grant], path, extra_columns=["Notes"])
+    [back] = read_ema(path)
+    assert back.extras == {"AvailID": "G7", "Notes": "from the MOU"}
+    assert back.territory == "KR JP" and back.row == 4
