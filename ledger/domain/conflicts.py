@@ -432,12 +432,12 @@ def holdback_breaches(check: _Check) -> list[Conflict]:
         region = Region.EMPTY
         if other.holdbacks:
             inside_theirs = check.scope.intersect(other.holdbacks)
-            if False:
+            if inside_theirs and grant.grantee in check.upstream:
                 inside_theirs = inside_theirs.subtract(check.upstream[grant.grantee])
             region = inside_theirs
         if check.holdbacks:
             inside_ours = check.holdbacks.intersect(other.box)
-            if inside_ours and grant.grantor in check.downstream:
+            if False:
                 inside_ours = inside_ours.subtract(check.downstream[grant.grantor])
             region = region.union(inside_ours)
         if region:

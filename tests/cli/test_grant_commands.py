@@ -1,0 +1,52 @@
+"""Grant commands through the CLI, as a script would drive them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from click.testing import Result
+
+from tests.conftest import as_json, seed_real
+
+Run = Callable[..., Result]
+
+
+def test_grant_add_prints_only_the_new_grant_id_on_stdout(run: Run) -> None:
+    seed_real(run)
+    result = run("grant", "add", "--agreement", "ALI-REAL-2016", "--title", "real",
+                 "--grantor", "real-producer", "--grantee", "alibaba-pictures",
+                 "--rights", "marketing", "--territory", "CN", "--start", "2017-01-01",
+                 "--term", "10y", "--exclusivity", "sole")
+    assert result.stdout == "G2\n"
+
+
+def test_an_exclusive_svod_licence_in_china_during_alibabas_signed_term_is_refused(run: Run) -> None:
+    seed_real(run, status="signed")
+    run("agreement", "add", "IQ-1", "--parties", "real-producer,iqiyi", "--status", "signed")
+    result = run("grant", "add", "--agreement", "IQ-1", "--title", "real",
+                 "--grantor", "real-producer", "--grantee", "iqiyi", "--rights", "svod",
+                 "--territory", "CN", "--start", "2018-01-01", "--term", "3y",
+                 "--exclusivity", "exclusive", expect=1)
+    assert result.stdout == ""
+    assert "exclusive-overlap" in result.stderr
+    listed = as_json(run("grant", "list", "--format", "json"))
+    assert [g["grant"] for g in listed] == ["G1"]
+
+
+def test_check_reports_the_overlapping_slice_as_json(run: Run) -> None:
+    seed_real(run, status="signed")
+    result = run("check", "--title", "real", "--grantor", "real-producer", "--grantee", "iqiyi",
+                 "--rights", "svod", "--territory", "GREATER-CHINA", "--start", "2018-01-01",
+                 "--end", "2020-12-31", "--exclusivity", "exclusive", "--format", "json",
+                 expect=1)
+    report = as_json(result)
+    assert report["clear"] is False
+    [conflict] = report["conflicts"]
+    assert conflict["kind"] == "exclusive-overlap"
+    assert conflict["severity"] == "block"
+    assert conflict["grant"] == "G1"
+    assert conflict["agreement"] == "ALI-REAL-2016"
+    assert conflict["grantee"] == "alibaba-pictures"
+    assert conflict["rights"] == ["svod"]
+    assert conflict["territories"] == ["CN"]
+    assert (conflict["start"], conflict["end"]) == ("2018-01-01", "2020-12-31")
