@@ -437,7 +437,7 @@ def holdback_breaches(check: _Check) -> list[Conflict]:
             region = inside_theirs
         if check.holdbacks:
             inside_ours = check.holdbacks.intersect(other.box)
-            if False:
+            if inside_ours and grant.grantor in check.downstream:
                 inside_ours = inside_ours.subtract(check.downstream[grant.grantor])
             region = region.union(inside_ours)
         if region:

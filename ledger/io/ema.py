@@ -86,9 +86,15 @@ import openpyxl
 from dateutil.relativedelta import relativedelta
 from openpyxl.utils.exceptions import InvalidFileException
 
+from ledger.domain.rights import RIGHTS
 from ledger.errors import BadInput
 from ledger.io.rows import GrantRow, RowErrors, slugify
 
+# A single right with an EMA LicenseType is written as EMA writes it (tvod as VOD).
+_EMA_TYPE_OF = {
+    node: license_type
+    for license_type, node in reversed(list(RIGHTS.ema_license_types.items()))
+}
 EMA_MARKER_COLUMNS = frozenset({"Territory", "LicenseType", "Start", "End"})
 WORLDWIDE_CODES = frozenset({"WORLDWIDE", "WW", "WORLD", "XW", "ZZ"})
 WORLDWIDE_OUT = "ZZ"
@@ -400,6 +406,9 @@ def _map_row(record: _Record, number: int, licensee: str) -> tuple[GrantRow, lis
     rights = record.text("LicenseType")
     if not rights:
         raise _RowProblem("missing 'LicenseType'")
+    # EMA's own vocabulary first (its VOD is transactional VOD); anything else, such as a
+    # ledger export's `brand-licensing;e-commerce`, is left for the rights parser.
+    rights = RIGHTS.ema_license_types.get(rights.strip().upper(), rights)
 
     grantor_name = record.text("DisplayName")
     if not grantor_name:
@@ -706,7 +715,7 @@ def _avail_rows(grant: GrantRow, number: int) -> Iterator[dict[str, Any]]:
         WorkType=extras.get("WorkType", "Movie"),
         TitleInternalAlias=grant.title_name or grant.title,
         TitleDisplayUnlimited=extras.get("TitleDisplayUnlimited", grant.title_name or grant.title),
-        LicenseType=grant.rights,
+        LicenseType=_EMA_TYPE_OF.get(grant.rights, grant.rights),
         Start=start,
         StartLag=start_lag,
         End=end,
