@@ -19,13 +19,20 @@ brute-force reference in ``tests/unit/test_conflicts_property.py``):
    *through* P's grantee on a cell when a chain covering that cell runs from P's grantee
    down to Y. A pending link still makes the chain (the pending grant itself is checked
    when it is signed); reservations never make a link (they give nobody anything).
-2. Exemption (a), "G's grantee is P's grantor or upstream of it", does not apply when G is
-   a reservation; symmetrically, exemption (b), "G is made by P's grantee or below it",
-   does not apply when P is a reservation. Otherwise a reservation by the owner would be
-   exempt from its own exclusive grant whenever the check ran in one order and not the
-   other, contradicting "a reservation and an exclusive grant collide, in either order".
-   The pair of rules (a)+(b) is symmetric: swapping which grant is proposed gives the
-   same overlap cells.
+2. Exemption (a), "G's grantee is P's grantor or upstream of it ... unless G is a
+   reservation", is read as a lawyer would: a reservation by P's own grantor is left to
+   rule (c) (it spares a sole P, not an exclusive one; a non-exclusive P collides only
+   with a sole or exclusive reservation, by the main rule). A reservation by a party
+   *strictly* upstream of P's grantor on the cell collides with P only where P is
+   `exclusive`: the producer that reserved its own exploitation and licensed Alibaba
+   `sole` in CN is not in conflict with Alibaba's sole or non-exclusive sublicence to
+   Youku (a sole promise binds only its own grantor; an upstream party exploiting is not
+   Alibaba licensing anyone), but an exclusive sublicence promises Youku that nobody
+   exploits, which the reservation contradicts. Exemption (b) mirrors (a) with the roles
+   swapped (P a reservation, G made by P's grantor's licensees or below), so that
+   swapping which grant is proposed gives the same overlap cells; without the mirror, a
+   reservation would be exempt from its own exclusive grant in one order only,
+   contradicting "a reservation and an exclusive grant collide, in either order".
 3. Exemption (c) (reservation vs `sole` grant from the same grantor) is about the two
    grants themselves; it holds whatever the reservation's own exclusivity field says.
 4. Two grants to the same grantee never collide (they are one party's holdings).
@@ -367,6 +374,20 @@ def _reservation_meets_sole(a: GrantView, b: GrantView) -> bool:
     )
 
 
+def _above_exempt(lower: GrantView, upper: GrantView) -> bool:
+    """Whether `upper`, where its grantee is `lower`'s grantor or above it, spares `lower`.
+
+    A licence never collides with the grants its grantor's title descends from. A
+    reservation up there is the upstream party's own exploitation: it spares a sole or
+    non-exclusive licence further down (their promises bind only their own grantor), not an
+    exclusive one (which promises that nobody exploits); a reservation by the licence's
+    own grantor is left to the rule on reservations and sole grants.
+    """
+    if not upper.is_reservation:
+        return True
+    return upper.grantor != lower.grantor and lower.exclusivity != "exclusive"
+
+
 def exclusive_overlaps(check: _Check) -> list[Conflict]:
     """Cells that an exclusive or sole grant promised to one grantee and P gives another."""
     proposed = check.proposed
@@ -380,9 +401,9 @@ def exclusive_overlaps(check: _Check) -> list[Conflict]:
         if _reservation_meets_sole(proposed, grant):
             continue
         region = check.scope.intersect(other.box)
-        if region and not grant.is_reservation and grant.grantee in check.upstream:
+        if region and grant.grantee in check.upstream and _above_exempt(proposed, grant):
             region = region.subtract(check.upstream[grant.grantee])
-        if region and not proposed.is_reservation and grant.grantor in check.downstream:
+        if region and grant.grantor in check.downstream and _above_exempt(grant, proposed):
             region = region.subtract(check.downstream[grant.grantor])
         if region:
             conflicts.append(_conflict("exclusive-overlap", _severity(grant), grant, region))

@@ -168,6 +168,25 @@ def test_the_producers_reservation_is_blocked_by_an_exclusive_licence_in_either_
     ]
 
 
+@pytest.mark.parametrize("exclusivity", ["non-exclusive", "sole"])
+def test_the_producers_reservation_leaves_alibabas_sole_or_non_exclusive_sublicence_clear(
+    exclusivity: str,
+) -> None:
+    reservation = grant(PRODUCER, PRODUCER, DISTRIBUTION, CN, None, None, "exclusive", id="R1")
+    proposed = grant(ALIBABA, "youku", exclusivity=exclusivity)
+    assert check_grant(proposed, [reservation, alibaba_deal()], OWNERS) == []
+    assert kinds(check_grant(reservation, [alibaba_deal(), proposed], OWNERS)) == []
+
+
+def test_the_producers_reservation_collides_with_an_exclusive_sublicence_by_alibaba() -> None:
+    reservation = grant(PRODUCER, PRODUCER, DISTRIBUTION, CN, None, None, "sole", id="R1")
+    proposed = grant(ALIBABA, "youku", exclusivity="exclusive")
+    assert kinds(check_grant(proposed, [reservation, alibaba_deal()], OWNERS)) == [
+        ("exclusive-overlap", "block", "R1"),
+        ("no-exclusive-rights-in", "block", None),
+    ]
+
+
 def test_a_window_ending_the_day_before_another_starts_does_not_collide() -> None:
     earlier = grant(PRODUCER, "iqiyi", start=date(2016, 1, 1), end=date(2016, 12, 31), id="G0")
     assert check_grant(alibaba_deal(), [earlier], OWNERS) == []
@@ -280,6 +299,18 @@ def test_a_pending_grant_too_weak_for_the_promise_leaves_the_block() -> None:
     pending = replace(alibaba_deal("mou"), exclusivity="non-exclusive")
     proposed = grant(ALIBABA, "youku", exclusivity="sole")
     assert kinds(check_grant(proposed, [pending], OWNERS)) == [("no-rights-in", "block", None)]
+
+
+def test_a_pending_exclusive_grant_turns_no_exclusive_rights_in_into_a_warning() -> None:
+    upgrade = replace(alibaba_deal("draft"), id="G2", exclusivity="exclusive", end=None)
+    proposed = grant(ALIBABA, "youku", exclusivity="exclusive", end=date(2027, 12, 31))
+    conflicts = check_grant(proposed, [alibaba_deal(), upgrade], OWNERS)
+    assert kinds(conflicts) == [
+        ("no-rights-in", "warn", "G2"),
+        ("no-exclusive-rights-in", "warn", "G2"),
+    ]
+    assert conflicts[0].slice.first == date(2027, 1, 1)
+    assert conflicts[1].slice.last == date(2026, 12, 31)
 
 
 def test_of_several_pending_grants_the_earliest_recorded_is_named() -> None:

@@ -122,6 +122,15 @@ def reservation_meets_sole(p: GrantView, g: GrantView) -> bool:
     )
 
 
+def above_exempt(lower: GrantView, upper: GrantView) -> bool:
+    """Upper's grantee is lower's grantor or above it: does that spare lower?"""
+    if not upper.is_reservation:
+        return True
+    # an upstream reservation spares only non-exclusive and sole licences further down;
+    # one by lower's own grantor is left to the reservation-and-sole rule
+    return upper.grantor != lower.grantor and lower.exclusivity != "exclusive"
+
+
 def reference(
     p: GrantView, existing: Sequence[GrantView], owners: Sequence[OwnershipView]
 ) -> dict[Key, set[Cell]]:
@@ -142,8 +151,8 @@ def reference(
                 and g.grantee != p.grantee
                 and (g.exclusivity in binding or p.exclusivity in binding)
                 and not reservation_meets_sole(p, g)
-                and not (not g.is_reservation and g.grantee in ups)
-                and not (not p.is_reservation and g.grantor in downs)
+                and not (g.grantee in ups and above_exempt(p, g))
+                and not (g.grantor in downs and above_exempt(g, p))
             ):
                 out[("exclusive-overlap", g.id, severity(g))].add(cell)
             # 4. holdback, both directions
