@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -40,14 +41,20 @@ def _fresh(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _heading(text: str) -> None:
+def _heading(question: str, command: str) -> None:
     click.echo()
-    click.secho(f"== {text}", bold=True)
+    click.secho(f"== {question}", bold=True)
+    click.echo(f"   $ rights-ledger {command}")
 
 
 @click.command()
-@click.option("--into", type=click.Path(path_type=Path, dir_okay=False), default="rights-ledger-demo.db",
-              show_default=True, help="The SQLite file to build the demo ledger in (rebuilt each run).")
+@click.option(
+    "--into",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default="rights-ledger-demo.db",
+    show_default=True,
+    help="The SQLite file to build the demo ledger in (rebuilt each run).",
+)
 @click.pass_obj
 def demo(env: Env, into: Path) -> None:
     """Build a fresh demo ledger from the seed deals, then ask the everyday questions.
@@ -64,25 +71,42 @@ def demo(env: Env, into: Path) -> None:
     seed.build(ledger)
     for line in seed.ASSUMPTIONS:
         click.echo(line)
+    day = seed.AS_OF
+    deal = seed.colliding_deal()
     with ledger.engine.connect() as conn:
-        _heading(f"Who holds China rights to Real on {seed.AS_OF}?   (rights-ledger holders --territory CN --title real)")
-        found = who_holds(conn, parse_territory("CN"), Period(seed.AS_OF, seed.AS_OF), "real")
-        emit("table", [{**h.as_json(), "chain": " -> ".join(h.chain)} for h in found], HOLDER_COLUMNS)
+        _heading(
+            f"Who holds China rights to Real on {day}?",
+            f"holders --territory CN --title real --on {day}",
+        )
+        found = who_holds(conn, parse_territory("CN"), Period(day, day), "real")
+        rows = [{**h.as_json(), "chain": " -> ".join(h.chain)} for h in found]
+        emit("table", rows, HOLDER_COLUMNS)
 
-        _heading("Can the producer license exclusive SVOD in China to iQIYI from 2027-01-01 for 2 years?   (rights-ledger check ...)")
-        print_check(ledger.check([seed.colliding_deal()]), "table")
+        _heading(
+            "Can the producer license exclusive SVOD in China to iQIYI for 2 years from 2027?",
+            "check --title real --grantor real-producer --grantee iqiyi --rights svod "
+            "--territory CN --start 2027-01-01 --term 2y --exclusivity exclusive",
+        )
+        print_check(ledger.check([deal]), "table")
 
-        _heading("The same deal in Hong Kong")
-        hk = seed.colliding_deal().__class__(**{**seed.colliding_deal().__dict__, "territory": parse_territory("HK")})
-        print_check(ledger.check([hk]), "table")
+        _heading("And the same deal in Hong Kong?", "check ... --territory HK ...")
+        print_check(ledger.check([replace(deal, territory=parse_territory("HK"))]), "table")
 
-        _heading("Where is Real's SVOD still free to sell exclusively in 2027?   (rights-ledger avails ...)")
-        result = available(conn, "real", seed.colliding_deal().rights, Period(seed.AS_OF, seed.AS_OF.replace(month=12, day=31)),
-                           parse_territory("WW"), exclusive=True)
-        click.echo(f"free in: {result.as_json()['territory']}")
+        year_end = day.replace(month=12, day=31)
+        _heading(
+            f"Where is Real's SVOD still free to sell exclusively from {day} to {year_end}?",
+            f"avails --title real --rights svod --from {day} --to {year_end} --exclusive",
+        )
+        free = available(
+            conn, "real", deal.rights, Period(day, year_end), parse_territory("WW"), exclusive=True
+        )
+        click.echo(f"free in: {free.as_json()['territory']}")
 
-        _heading(f"What expires in the 90 days after {seed.AS_OF}?   (rights-ledger expiries --within 90d)")
-        emit("table", [e.as_json() for e in expiring(conn, seed.AS_OF, 90)], EXPIRY_COLUMNS)
+        _heading(
+            f"What expires in the 90 days after {day}?",
+            f"expiries --within 90d --as-of {day}",
+        )
+        emit("table", [e.as_json() for e in expiring(conn, day, 90)], EXPIRY_COLUMNS)
     click.echo()
     click.echo(f"The demo ledger is in {into}; explore it with, e.g.:")
     click.echo(f"  rights-ledger --db {url} grant list")

@@ -28,10 +28,30 @@ pass_env = click.make_pass_decorator(Env)
 F = TypeVar("F", bound=Callable[..., Any])
 
 GRANT_COLUMNS = (
-    "grant", "agreement", "title", "grantor", "grantee", "rights", "territory", "start", "end",
-    "exclusivity", "status", "terminated_on",
+    "grant",
+    "agreement",
+    "title",
+    "grantor",
+    "grantee",
+    "rights",
+    "territory",
+    "start",
+    "end",
+    "exclusivity",
+    "status",
+    "terminated_on",
 )
-CONFLICT_COLUMNS = ("severity", "kind", "grant", "agreement", "grantee", "rights", "territory", "start", "end")
+CONFLICT_COLUMNS = (
+    "severity",
+    "kind",
+    "grant",
+    "agreement",
+    "grantee",
+    "rights",
+    "territory",
+    "start",
+    "end",
+)
 
 
 def window_options(func: F) -> F:
@@ -39,7 +59,9 @@ def window_options(func: F) -> F:
         (
             click.option("--end", help="Last day in force (inclusive), or EVENT+OFFSET."),
             click.option("--term", type=TERM, help="Instead of --end: 10y, 18m, 90d, P10Y."),
-            click.option("--open", "open_end", is_flag=True, help="Instead of --end: no end (perpetuity)."),
+            click.option(
+                "--open", "open_end", is_flag=True, help="Instead of --end: no end (perpetuity)."
+            ),
         )
     ):
         func = option(func)
@@ -51,19 +73,41 @@ def scope_options(agreement_required: bool) -> Callable[[F], F]:
 
     def decorate(func: F) -> F:
         options = (
-            click.option("--agreement", required=agreement_required, default=None if agreement_required else "PROPOSED",
-                         help="The agreement reference the grant belongs to."),
+            click.option(
+                "--agreement",
+                required=agreement_required,
+                default=None if agreement_required else "PROPOSED",
+                help="The agreement reference the grant belongs to.",
+            ),
             click.option("--title", "title_id", help="The title id."),
             click.option("--grantor", help="Who grants (the owner or a licensee)."),
             click.option("--grantee", help="Who receives (the grantor itself for a reservation)."),
-            click.option("--rights", type=RIGHTS, help="Rights, comma-separated: svod,avod or distribution."),
-            click.option("--territory", type=TERRITORY, help='Territory expression: CN, "WW -CN -HK", GREATER-CHINA.'),
-            click.option("--start", help="First day in force, or EVENT+OFFSET such as theatrical+90d."),
-            click.option("--exclusivity", type=EXCLUSIVITY, help="exclusive, sole or non-exclusive."),
-            click.option("--language", help="Languages, comma-separated ISO 639 codes (default: all)."),
-            click.option("--holdback", "holdbacks", multiple=True,
-                         help='RIGHTS@TERRITORY@UNTIL, repeatable, e.g. "svod@CN@theatrical+90d".'),
-            click.option("--notice", type=DATE, help="A notice or option deadline to report in expiries."),
+            click.option(
+                "--rights", type=RIGHTS, help="Rights, comma-separated: svod,avod or distribution."
+            ),
+            click.option(
+                "--territory",
+                type=TERRITORY,
+                help='Territory expression: CN, "WW -CN -HK", GREATER-CHINA.',
+            ),
+            click.option(
+                "--start", help="First day in force, or EVENT+OFFSET such as theatrical+90d."
+            ),
+            click.option(
+                "--exclusivity", type=EXCLUSIVITY, help="exclusive, sole or non-exclusive."
+            ),
+            click.option(
+                "--language", help="Languages, comma-separated ISO 639 codes (default: all)."
+            ),
+            click.option(
+                "--holdback",
+                "holdbacks",
+                multiple=True,
+                help='RIGHTS@TERRITORY@UNTIL, repeatable, e.g. "svod@CN@theatrical+90d".',
+            ),
+            click.option(
+                "--notice", type=DATE, help="A notice or option deadline to report in expiries."
+            ),
         )
         func = window_options(func)
         for option in reversed(options):
@@ -74,7 +118,9 @@ def scope_options(agreement_required: bool) -> Callable[[F], F]:
 
 
 def end_bound(end: str | None, term: Term | None, open_end: bool) -> EndBound:
-    given = [name for name, value in (("--end", end), ("--term", term), ("--open", open_end)) if value]
+    given = [
+        name for name, value in (("--end", end), ("--term", term), ("--open", open_end)) if value
+    ]
     if len(given) != 1:
         raise BadInput("give exactly one of --end, --term or --open")
     if term is not None:
@@ -86,7 +132,11 @@ def end_bound(end: str | None, term: Term | None, open_end: bool) -> EndBound:
 
 
 def build_spec(values: dict[str, Any]) -> GrantSpec:
-    missing = [f"--{k.replace('_id', '')}" for k in ("title_id", "grantor", "grantee", "rights", "territory", "start", "exclusivity") if values.get(k) is None]
+    missing = [
+        f"--{k.replace('_id', '')}"
+        for k in ("title_id", "grantor", "grantee", "rights", "territory", "start", "exclusivity")
+        if values.get(k) is None
+    ]
     if missing:
         raise BadInput(f"missing {', '.join(missing)}")
     start = parse_bound(values["start"])
@@ -122,18 +172,28 @@ def print_check(result: CheckResult, fmt: str) -> None:
     for conflict in result.conflicts:
         where = f"line {conflict.line}: " if conflict.line is not None else ""
         click.echo(f"{conflict.severity.upper():5}  {where}{conflict.kind}: {conflict.message}")
-    verdict = "clear (warnings only)" if result.clear else f"BLOCKED by {len(result.blocking)} conflict(s)"
+    verdict = (
+        "clear (warnings only)"
+        if result.clear
+        else f"BLOCKED by {len(result.blocking)} conflict(s)"
+    )
     click.echo(verdict)
 
 
 @click.command()
 @scope_options(agreement_required=False)
-@click.option("--file", "deal_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Check a whole deal: a CSV with the import columns.")
+@click.option(
+    "--file",
+    "deal_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Check a whole deal: a CSV with the import columns.",
+)
 @click.option("--recorded-as-of", help="Check against the ledger as recorded at this moment.")
 @format_option
 @pass_env
-def check(env: Env, deal_file: Path | None, recorded_as_of: str | None, fmt: str, **values: Any) -> None:
+def check(
+    env: Env, deal_file: Path | None, recorded_as_of: str | None, fmt: str, **values: Any
+) -> None:
     """Check a proposed deal for conflicts before signing. Exit 1 when something blocks.
 
     \b
@@ -160,7 +220,9 @@ def grant() -> None:
 
 @grant.command("add")
 @scope_options(agreement_required=True)
-@click.option("--allow-conflicts", is_flag=True, help="Record despite blocking conflicts (needs --reason).")
+@click.option(
+    "--allow-conflicts", is_flag=True, help="Record despite blocking conflicts (needs --reason)."
+)
 @click.option("--reason", help="Why the conflicts are accepted (kept in the journal).")
 @pass_env
 def grant_add(env: Env, allow_conflicts: bool, reason: str | None, **values: Any) -> None:
@@ -193,8 +255,14 @@ def grant_add(env: Env, allow_conflicts: bool, reason: str | None, **values: Any
 @click.option("--recorded-as-of", help="The grants as recorded at this moment.")
 @format_option
 @pass_env
-def grant_list(env: Env, title_id: str | None, agreement: str | None, party: str | None,
-               recorded_as_of: str | None, fmt: str) -> None:
+def grant_list(
+    env: Env,
+    title_id: str | None,
+    agreement: str | None,
+    party: str | None,
+    recorded_as_of: str | None,
+    fmt: str,
+) -> None:
     """List grants.
 
     \b
@@ -236,7 +304,10 @@ def grant_show(env: Env, grant_id: str, recorded_as_of: str | None, fmt: str) ->
         for key, value in record.items():
             if key == "holdbacks":
                 for h in value:
-                    click.echo(f"{'holdback':15} no {';'.join(h['rights'])} in {h['territory']} until {h['until']}")
+                    click.echo(
+                        f"{'holdback':15} no {';'.join(h['rights'])} in {h['territory']} "
+                        f"until {h['until']}"
+                    )
             elif value not in (None, []):
                 click.echo(f"{key:15} {';'.join(value) if isinstance(value, list) else value}")
 
@@ -273,7 +344,9 @@ def grant_amend(env: Env, grant_id: str, reason: str, allow_conflicts: bool, **v
     if values["notice"] is not None:
         changes["notice_on"] = values["notice"].isoformat()
     if not changes:
-        raise BadInput("nothing to amend: give --end, --term, --open, --start, --rights, --territory, ...")
+        raise BadInput(
+            "nothing to amend: give --end, --term, --open, --start, --rights, --territory, ..."
+        )
     try:
         result = env.ledger().amend_grant(grant_id, changes, reason, allow_conflicts)
     except BlockedGrant as blocked:

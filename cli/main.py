@@ -28,11 +28,20 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 @click.group(cls=LedgerGroup, context_settings=CONTEXT)
-@click.option("--db", envvar=DB_ENV, metavar="URL",
-              help=f"SQLAlchemy URL of the ledger (env {DB_ENV}); default: an SQLite file "
-                   "in your data directory (see `db info`).")
-@click.option("--actor", envvar=ACTOR_ENV, metavar="NAME",
-              help=f"Who is making changes, recorded in the journal (env {ACTOR_ENV}; default: your OS user).")
+@click.option(
+    "--db",
+    envvar=DB_ENV,
+    metavar="URL",
+    help=f"SQLAlchemy URL of the ledger (env {DB_ENV}); default: an SQLite file "
+    "in your data directory (see `db info`).",
+)
+@click.option(
+    "--actor",
+    envvar=ACTOR_ENV,
+    metavar="NAME",
+    help=f"Who is making changes, recorded in the journal (env {ACTOR_ENV}; "
+    "default: your OS user).",
+)
 @click.version_option(package_name="rights-ledger")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, actor: str | None) -> None:
@@ -124,7 +133,12 @@ def territories(expression: TerritoryExpr | None, fmt: str) -> None:
     """
     if expression is None:
         rows = [
-            {"group": gid, "name": name, "countries": len(codes), "compact": " ".join(sorted(codes))}
+            {
+                "group": gid,
+                "name": name,
+                "countries": len(codes),
+                "compact": " ".join(sorted(codes)),
+            }
             for gid, name, codes in list_groups()
         ]
         emit(fmt, rows, ("group", "name", "countries"))
@@ -139,8 +153,21 @@ def territories(expression: TerritoryExpr | None, fmt: str) -> None:
     emit(fmt, rows, ("code", "name"))
 
 
-for command in (party, title, agreement, grant, check, holders, avails, expiries, history,
-                verify, import_, export, demo):
+for command in (
+    party,
+    title,
+    agreement,
+    grant,
+    check,
+    holders,
+    avails,
+    expiries,
+    history,
+    verify,
+    import_,
+    export,
+    demo,
+):
     cli.add_command(command)
 
 

@@ -22,7 +22,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 def format_option(func: F) -> F:
     """The `--format table|json|csv` option every listing command shares."""
     return click.option(
-        "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="table",
+        show_default=True,
         help="Output format: an aligned table, one JSON document, or CSV.",
     )(func)
 
@@ -38,7 +42,9 @@ def cell(value: Any) -> str:
 
 
 def table(
-    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], empty: str = "nothing found",
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    empty: str = "nothing found",
     out: TextIO | None = None,
 ) -> None:
     if not rows:
@@ -49,7 +55,9 @@ def table(
     header = "  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))
     click.echo(header.rstrip(), file=out)
     for text in texts:
-        click.echo("  ".join(t.ljust(w) for t, w in zip(text, widths, strict=True)).rstrip(), file=out)
+        click.echo(
+            "  ".join(t.ljust(w) for t, w in zip(text, widths, strict=True)).rstrip(), file=out
+        )
 
 
 def emit_json(document: Any, out: TextIO | None = None) -> None:
@@ -66,8 +74,11 @@ def emit_csv(
 
 
 def emit(
-    fmt: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
-    empty: str = "nothing found", out: TextIO | None = None,
+    fmt: str,
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    empty: str = "nothing found",
+    out: TextIO | None = None,
 ) -> None:
     """Rows in the asked format; JSON carries every key, table and CSV the named columns."""
     if fmt == "json":

@@ -17,12 +17,32 @@ from ledger.services.queries import Period, available, expiring, who_holds
 pass_env = click.make_pass_decorator(Env)
 
 HOLDER_COLUMNS = (
-    "title", "rights", "holder", "grantor", "exclusivity", "territory", "start", "end", "grant",
-    "agreement", "status", "chain", "note",
+    "title",
+    "rights",
+    "holder",
+    "grantor",
+    "exclusivity",
+    "territory",
+    "start",
+    "end",
+    "grant",
+    "agreement",
+    "status",
+    "chain",
+    "note",
 )
 EXPIRY_COLUMNS = (
-    "end", "days_left", "kind", "grant", "title", "grantee", "reverts_to", "rights", "territory",
-    "agreement", "status",
+    "end",
+    "days_left",
+    "kind",
+    "grant",
+    "title",
+    "grantee",
+    "reverts_to",
+    "rights",
+    "territory",
+    "agreement",
+    "status",
 )
 
 
@@ -41,7 +61,9 @@ def _period(on: date | None, start: date | None, end: date | None, as_of: date |
 
 
 @click.command()
-@click.option("--territory", required=True, type=TERRITORY, help="Where: CN, GREATER-CHINA, \"WW -US\".")
+@click.option(
+    "--territory", required=True, type=TERRITORY, help='Where: CN, GREATER-CHINA, "WW -US".'
+)
 @click.option("--title", "title_id", help="Only this title.")
 @click.option("--rights", type=RIGHTS, help="Only these rights (a node covers its children).")
 @click.option("--on", type=DATE, help="On this day (default: today, or --as-of).")
@@ -52,9 +74,16 @@ def _period(on: date | None, start: date | None, end: date | None, as_of: date |
 @format_option
 @pass_env
 def holders(
-    env: Env, territory: TerritoryExpr, title_id: str | None, rights: frozenset[str] | None,
-    on: date | None, start: date | None, end: date | None, as_of: date | None,
-    recorded_as_of: str | None, fmt: str,
+    env: Env,
+    territory: TerritoryExpr,
+    title_id: str | None,
+    rights: frozenset[str] | None,
+    on: date | None,
+    start: date | None,
+    end: date | None,
+    as_of: date | None,
+    recorded_as_of: str | None,
+    fmt: str,
 ) -> None:
     """Who holds rights in a territory: every grant that covers it, with its chain of title.
 
@@ -71,8 +100,12 @@ def holders(
     with engine.connect() as conn:
         found = who_holds(conn, territory, period, title_id, rights)
     rows = [
-        {**h.as_json(), "chain": " -> ".join(h.chain), "end": h.end or "open",
-         "start": h.start or f"{h.start_text} (TBD)"}
+        {
+            **h.as_json(),
+            "chain": " -> ".join(h.chain),
+            "end": h.end or "open",
+            "start": h.start or f"{h.start_text} (TBD)",
+        }
         for h in found
     ]
     if fmt == "json":
@@ -87,13 +120,24 @@ def holders(
 @click.option("--from", "start", required=True, type=DATE, help="First day wanted.")
 @click.option("--to", "end", required=True, type=DATE, help="Last day wanted.")
 @click.option("--territory", type=TERRITORY, help="Where to look (default: WW).")
-@click.option("--exclusive/--non-exclusive", default=False, help="Free to grant exclusively? (default: non-exclusively)")
+@click.option(
+    "--exclusive/--non-exclusive",
+    default=False,
+    help="Free to grant exclusively? (default: non-exclusively)",
+)
 @click.option("--grantor", help="Who would grant (default: the title's owners).")
 @format_option
 @pass_env
 def avails(
-    env: Env, title_id: str, rights: frozenset[str], start: date, end: date,
-    territory: TerritoryExpr | None, exclusive: bool, grantor: str | None, fmt: str,
+    env: Env,
+    title_id: str,
+    rights: frozenset[str],
+    start: date,
+    end: date,
+    territory: TerritoryExpr | None,
+    exclusive: bool,
+    grantor: str | None,
+    fmt: str,
 ) -> None:
     """Where rights are still free to sell for the whole period, in compact form.
 
@@ -101,7 +145,8 @@ def avails(
 
     \b
     Example:
-      rights-ledger avails --title real --rights pay-tv --from 2028-01-01 --to 2028-12-31 --exclusive
+      rights-ledger avails --title real --rights pay-tv \\
+          --from 2028-01-01 --to 2028-12-31 --exclusive
     """
     where = territory or parse_territory("WW")
     with env.ledger().engine.connect() as conn:
@@ -110,29 +155,48 @@ def avails(
     if fmt == "json":
         emit_json(data)
     elif fmt == "csv":
-        emit(fmt, [{**data, "countries": result.countries and sorted(result.countries)}],
-             ("title", "rights", "from", "to", "exclusive", "territory", "countries"))
+        emit(
+            fmt,
+            [{**data, "countries": result.countries and sorted(result.countries)}],
+            ("title", "rights", "from", "to", "exclusive", "territory", "countries"),
+        )
     else:
         how = "exclusively" if exclusive else "non-exclusively"
         rights_text = ", ".join(result.rights)
         if result.countries:
-            click.echo(f"{title_id}: {rights_text} free {how} from {start} to {end} in: {data['territory']}")
+            click.echo(
+                f"{title_id}: {rights_text} free {how} from {start} to {end} "
+                f"in: {data['territory']}"
+            )
             click.echo(f"({len(result.countries)} countries)")
         else:
-            click.echo(f"{title_id}: {rights_text} is not free {how} anywhere asked from {start} to {end}")
+            click.echo(
+                f"{title_id}: {rights_text} is not free {how} anywhere asked from {start} to {end}"
+            )
 
 
 @click.command()
-@click.option("--within", default="90d", type=WITHIN, show_default=True, help="Horizon: 90d, 12w, 6m.")
+@click.option(
+    "--within", default="90d", type=WITHIN, show_default=True, help="Horizon: 90d, 12w, 6m."
+)
 @click.option("--as-of", type=DATE, help="Count from this day (default: today).")
 @click.option("--quiet-if-none", is_flag=True, help="Print nothing when nothing is due (for cron).")
-@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report to FILE (atomically).")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report to FILE (atomically).",
+)
 @click.option("--recorded-as-of", help="Answer from the ledger as recorded at this moment.")
 @format_option
 @pass_env
 def expiries(
-    env: Env, within: int, as_of: date | None, quiet_if_none: bool, output: Path | None,
-    recorded_as_of: str | None, fmt: str,
+    env: Env,
+    within: int,
+    as_of: date | None,
+    quiet_if_none: bool,
+    output: Path | None,
+    recorded_as_of: str | None,
+    fmt: str,
 ) -> None:
     """Grants, holdbacks and notice deadlines ending from today through today + N days.
 

@@ -54,7 +54,9 @@ def party_list(env: Env, fmt: str) -> None:
 def _owner(text: str) -> OwnerShare:
     parts = text.split(":")
     if len(parts) > 3 or not parts[0].strip():
-        raise BadInput(f"bad --owner {text!r}: use PARTY[:TERRITORIES[:SHARE]], e.g. cj-enm:WW -CN:50")
+        raise BadInput(
+            f"bad --owner {text!r}: use PARTY[:TERRITORIES[:SHARE]], e.g. cj-enm:WW -CN:50"
+        )
     share = None
     if len(parts) == 3:
         try:
@@ -63,7 +65,9 @@ def _owner(text: str) -> OwnerShare:
             raise BadInput(f"bad owner share {parts[2]!r}: use a percentage such as 50") from None
         if not 0 < share <= 100:
             raise BadInput(f"owner share {parts[2]} must be above 0 and at most 100")
-    return OwnerShare(parts[0].strip(), parts[1].strip() if len(parts) > 1 and parts[1].strip() else "WW", share)
+    return OwnerShare(
+        parts[0].strip(), parts[1].strip() if len(parts) > 1 and parts[1].strip() else "WW", share
+    )
 
 
 @click.group()
@@ -81,13 +85,23 @@ def title() -> None:
 @click.option("--eidr", help="EIDR id, 10.5240/XXXX-XXXX-XXXX-XXXX-XXXX-C (check digit verified).")
 @click.option("--parent", help="The original of a remake, or the series of a season/episode.")
 @click.option(
-    "--owner", "owners", multiple=True,
+    "--owner",
+    "owners",
+    multiple=True,
     help="PARTY[:TERRITORIES[:SHARE]], repeatable; e.g. real-producer:WW or cj-enm:WW -CN:50.",
 )
 @pass_env
 def title_add(
-    env: Env, title_id: str, name: str, original_name: str | None, kind: str, year: int | None,
-    origin: str | None, eidr: str | None, parent: str | None, owners: tuple[str, ...],
+    env: Env,
+    title_id: str,
+    name: str,
+    original_name: str | None,
+    kind: str,
+    year: int | None,
+    origin: str | None,
+    eidr: str | None,
+    parent: str | None,
+    owners: tuple[str, ...],
 ) -> None:
     """Add a title and who owns its original rights where.
 
@@ -141,8 +155,12 @@ def agreement() -> None:
 
 @agreement.command("add")
 @click.argument("ref")
-@click.option("--parties", required=True, help="Comma-separated party ids (one is enough for a reservation).")
-@click.option("--status", type=click.Choice(("draft", "mou", "signed")), default="draft", show_default=True)
+@click.option(
+    "--parties", required=True, help="Comma-separated party ids (one is enough for a reservation)."
+)
+@click.option(
+    "--status", type=click.Choice(("draft", "mou", "signed")), default="draft", show_default=True
+)
 @click.option("--signed-on", type=DATE, help="The signing date.")
 @click.option("--note", help="Free text.")
 @pass_env
@@ -153,7 +171,8 @@ def agreement_add(
 
     \b
     Example:
-      rights-ledger agreement add ALI-REAL-2016 --parties real-producer,alibaba-pictures --status mou
+      rights-ledger agreement add ALI-REAL-2016 \\
+          --parties real-producer,alibaba-pictures --status mou
     """
     names = [p.strip() for p in parties.split(",") if p.strip()]
     env.ledger().add_agreement(ref, names, status, signed_on, note)

@@ -105,7 +105,9 @@ def db_url(backend: str, tmp_path: Path, postgres: PostgresDatabases | None) -> 
         upgrade(make_engine(url))
         return url
     if postgres is None:
-        pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1/postgres)")
+        pytest.skip(
+            f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1/postgres)"
+        )
     return postgres.new()
 
 
@@ -160,9 +162,34 @@ def seed_real(run: Callable[..., Result], status: str = "mou") -> None:
     run("party", "add", "alibaba-pictures", "--name", "Alibaba Pictures", "--country", "CN")
     run("party", "add", "iqiyi", "--name", "iQIYI", "--country", "CN")
     run("title", "add", "real", "--name", "Real", "--year", "2017", "--owner", "real-producer:WW")
-    run("agreement", "add", "ALI-REAL-2016", "--parties", "real-producer,alibaba-pictures",
-        "--status", status)
-    run("grant", "add", "--agreement", "ALI-REAL-2016", "--title", "real",
-        "--grantor", "real-producer", "--grantee", "alibaba-pictures",
-        "--rights", "distribution", "--territory", "CN", "--start", "2017-01-01",
-        "--end", "2026-12-31", "--exclusivity", "sole")
+    run(
+        "agreement",
+        "add",
+        "ALI-REAL-2016",
+        "--parties",
+        "real-producer,alibaba-pictures",
+        "--status",
+        status,
+    )
+    run(
+        "grant",
+        "add",
+        "--agreement",
+        "ALI-REAL-2016",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "alibaba-pictures",
+        "--rights",
+        "distribution",
+        "--territory",
+        "CN",
+        "--start",
+        "2017-01-01",
+        "--end",
+        "2026-12-31",
+        "--exclusivity",
+        "sole",
+    )

@@ -128,11 +128,14 @@ class GrantSpec:
         if isinstance(self.start, date) and isinstance(self.end, date) and self.end < self.start:
             raise BadInput(f"end {self.end} is before start {self.start}")
         for holdback in self.holdbacks:
-            if isinstance(self.start, date) and isinstance(holdback.until, date):
-                if holdback.until < self.start:
-                    raise BadInput(
-                        f"holdback until {holdback.until} is before the grant's start {self.start}"
-                    )
+            if (
+                isinstance(self.start, date)
+                and isinstance(holdback.until, date)
+                and holdback.until < self.start
+            ):
+                raise BadInput(
+                    f"holdback until {holdback.until} is before the grant's start {self.start}"
+                )
         if self.grantor == self.grantee and self.holdbacks:
             raise BadInput("a reservation (grantor == grantee) carries no holdbacks")
 

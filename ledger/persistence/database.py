@@ -8,7 +8,7 @@ out-of-date schema is refused. Migrations are the only way the schema changes.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -20,13 +20,17 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from ledger.errors import BadInput, SchemaOutOfDate
 
 DB_ENV = "RIGHTS_LEDGER_DB"
+LOCK_TIMEOUT_ENV = "RIGHTS_LEDGER_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 60.0
+# PostgreSQL advisory lock that lets one `db upgrade` run at a time.
+MIGRATION_LOCK = (75, 0)
 
 
 def default_url() -> str:
@@ -43,13 +47,28 @@ def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def lock_timeout_seconds() -> float:
+    """How long a writer waits for another writer's lock before it is refused
+    (RIGHTS_LEDGER_LOCK_TIMEOUT, in seconds; 60 by default)."""
+    raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadInput(f"{LOCK_TIMEOUT_ENV} must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise BadInput(f"{LOCK_TIMEOUT_ENV} must be more than 0 seconds, not {raw!r}")
+    return value
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy's `begin` event issue BEGIN IMMEDIATE itself (see below), so that a
     # writer takes the database lock before it reads what its conflict check relies on.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout_seconds() * 1000)}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -62,14 +81,14 @@ def _sqlite_begin(conn: Connection) -> None:
 
 def make_engine(url: str | None = None) -> Engine:
     """An engine for `url` (or RIGHTS_LEDGER_DB, or the default SQLite file)."""
-    text = resolve_url(url)
+    url_text = resolve_url(url)
     try:
-        parsed = make_url(text)
+        parsed = make_url(url_text)
     except ArgumentError:
-        raise BadInput(f"not a database URL: {text!r}") from None
+        raise BadInput(f"not a database URL: {url_text!r}") from None
     if parsed.drivername.startswith("sqlite"):
         database = parsed.database or ""
-        if database and database != ":memory:":
+        if database and database != ":memory:" and not _is_sqlite_uri(parsed.query, database):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     elif parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -81,6 +100,12 @@ def make_engine(url: str | None = None) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _is_sqlite_uri(query: Mapping[str, Any], database: str) -> bool:
+    # `sqlite:///file:/path/ledger.db?mode=ro&uri=true` names a file by SQLite URI (e.g.
+    # to open it read-only); its text is not a path, and it is never created here.
+    return str(query.get("uri", "")).lower() == "true" or database.startswith("file:")
 
 
 @contextmanager

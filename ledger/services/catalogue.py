@@ -6,12 +6,19 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from ledger.persistence.schema import Agreement, AgreementParty, Ownership, Party, RightsGrant, Title
+from ledger.persistence.schema import (
+    Agreement,
+    AgreementParty,
+    Ownership,
+    Party,
+    RightsGrant,
+    Title,
+)
 
 A = Agreement.__table__
 AP = AgreementParty.__table__
 G = RightsGrant.__table__
-O = Ownership.__table__
+OWN = Ownership.__table__
 P = Party.__table__
 T = Title.__table__
 
@@ -24,7 +31,7 @@ def parties(engine: Engine) -> list[dict[str, Any]]:
 def titles(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         owners: dict[str, list[str]] = {}
-        for o in conn.execute(select(O).order_by(O.c.title_id, O.c.position)):
+        for o in conn.execute(select(OWN).order_by(OWN.c.title_id, OWN.c.position)):
             share = f":{o.share:g}%" if o.share is not None else ""
             owners.setdefault(o.title_id, []).append(f"{o.party_id}:{o.territory}{share}")
         return [
@@ -43,9 +50,13 @@ def agreements(engine: Engine) -> list[dict[str, Any]]:
         )
         return [
             {
-                "ref": r.ref, "status": r.status, "parties": members.get(r.ref, []),
-                "signed_on": r.signed_on, "terminated_on": r.terminated_on,
-                "grants": counts.get(r.ref, 0), "note": r.note,
+                "ref": r.ref,
+                "status": r.status,
+                "parties": members.get(r.ref, []),
+                "signed_on": r.signed_on,
+                "terminated_on": r.terminated_on,
+                "grants": counts.get(r.ref, 0),
+                "note": r.note,
             }
             for r in conn.execute(select(A).order_by(A.c.ref))
         ]

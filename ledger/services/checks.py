@@ -82,10 +82,7 @@ def explain(conflict: Conflict, proposed: GrantView, line: int | None = None) ->
     slice_ = conflict.slice
     rights = RIGHTS.compact(slice_.rights)
     territories = tuple(sorted(slice_.countries))
-    where = (
-        f"{', '.join(rights)} in {compact(slice_.countries)} "
-        f"{_span(slice_.first, slice_.last)}"
-    )
+    where = f"{', '.join(rights)} in {compact(slice_.countries)} {_span(slice_.first, slice_.last)}"
     other = conflict.other
     who = proposed.grantor
     if conflict.kind == "exclusive-overlap":

@@ -36,12 +36,26 @@ ASSUMPTIONS = (
 )
 
 
-def _spec(agreement: str, title: str, grantor: str, grantee: str, rights: str, territory: str,
-          start: str, exclusivity: str, end: str | None = None, term: str | None = None,
-          holdbacks: tuple[str, ...] = ()) -> GrantSpec:
+def _spec(
+    agreement: str,
+    title: str,
+    grantor: str,
+    grantee: str,
+    rights: str,
+    territory: str,
+    start: str,
+    exclusivity: str,
+    end: str | None = None,
+    term: str | None = None,
+    holdbacks: tuple[str, ...] = (),
+) -> GrantSpec:
     return GrantSpec(
-        agreement=agreement, title=title, grantor=grantor, grantee=grantee,
-        rights=parse_rights(rights), territory=parse_territory(territory),
+        agreement=agreement,
+        title=title,
+        grantor=grantor,
+        grantee=grantee,
+        rights=parse_rights(rights),
+        territory=parse_territory(territory),
         start=parse_bound(start),
         end=parse_term(term) if term else (parse_bound(end) if end else None),
         exclusivity=exclusivity,  # type: ignore[arg-type]
@@ -62,44 +76,146 @@ def build(ledger: Ledger) -> None:
     ):
         ledger.add_party(party, name, country)
 
-    ledger.add_title("real", "Real", year=2017, origin="KR", owners=[OwnerShare("real-producer")],
-                     original_name="리얼")
-    ledger.add_title("rogue-nation", "Mission: Impossible - Rogue Nation", year=2015, origin="US",
-                     owners=[OwnerShare("paramount", "WW", 50), OwnerShare("skydance", "WW", 50)])
-    ledger.add_title("miss-granny", "Miss Granny", year=2014, origin="KR",
-                     owners=[OwnerShare("cj-enm")], original_name="수상한 그녀")
-    ledger.add_title("20-once-again", "20 Once Again", year=2015, origin="CN", parent="miss-granny",
-                     owners=[OwnerShare("cj-enm", "WW -CN", 60), OwnerShare("china-film", "CN", 40)],
-                     original_name="重返20岁")
+    ledger.add_title(
+        "real",
+        "Real",
+        year=2017,
+        origin="KR",
+        owners=[OwnerShare("real-producer")],
+        original_name="리얼",
+    )
+    ledger.add_title(
+        "rogue-nation",
+        "Mission: Impossible - Rogue Nation",
+        year=2015,
+        origin="US",
+        owners=[OwnerShare("paramount", "WW", 50), OwnerShare("skydance", "WW", 50)],
+    )
+    ledger.add_title(
+        "miss-granny",
+        "Miss Granny",
+        year=2014,
+        origin="KR",
+        owners=[OwnerShare("cj-enm")],
+        original_name="수상한 그녀",
+    )
+    ledger.add_title(
+        "20-once-again",
+        "20 Once Again",
+        year=2015,
+        origin="CN",
+        parent="miss-granny",
+        owners=[OwnerShare("cj-enm", "WW -CN", 60), OwnerShare("china-film", "CN", 40)],
+        original_name="重返20岁",
+    )
     ledger.record_event("real", "theatrical", "CN", date(2017, 9, 1))
 
-    ledger.add_agreement("ALI-REAL-2016", ["real-producer", "alibaba-pictures"], "mou",
-                         note="MOU: stake in Real; sole distribution in mainland China")
-    ledger.add_grant(_spec("ALI-REAL-2016", "real", "real-producer", "alibaba-pictures",
-                           "distribution", "CN", "2017-06-28", "sole", term="10y",
-                           holdbacks=("svod@CN@theatrical+90d",)))
-    ledger.add_grant(_spec("ALI-REAL-2016", "real", "real-producer", "alibaba-pictures",
-                           "marketing,brand-licensing,e-commerce", "CN", "2017-06-28", "sole",
-                           term="10y"))
-    ledger.add_agreement("REAL-RESERVED", ["real-producer"], "signed", date(2016, 11, 1),
-                         note="the producer's own festival screenings")
-    ledger.add_grant(_spec("REAL-RESERVED", "real", "real-producer", "real-producer", "festival",
-                           "WW", "2016-11-01", "non-exclusive"))
+    ledger.add_agreement(
+        "ALI-REAL-2016",
+        ["real-producer", "alibaba-pictures"],
+        "mou",
+        note="MOU: stake in Real; sole distribution in mainland China",
+    )
+    ledger.add_grant(
+        _spec(
+            "ALI-REAL-2016",
+            "real",
+            "real-producer",
+            "alibaba-pictures",
+            "distribution",
+            "CN",
+            "2017-06-28",
+            "sole",
+            term="10y",
+            holdbacks=("svod@CN@theatrical+90d",),
+        )
+    )
+    ledger.add_grant(
+        _spec(
+            "ALI-REAL-2016",
+            "real",
+            "real-producer",
+            "alibaba-pictures",
+            "marketing,brand-licensing,e-commerce",
+            "CN",
+            "2017-06-28",
+            "sole",
+            term="10y",
+        )
+    )
+    ledger.add_agreement(
+        "REAL-RESERVED",
+        ["real-producer"],
+        "signed",
+        date(2016, 11, 1),
+        note="the producer's own festival screenings",
+    )
+    ledger.add_grant(
+        _spec(
+            "REAL-RESERVED",
+            "real",
+            "real-producer",
+            "real-producer",
+            "festival",
+            "WW",
+            "2016-11-01",
+            "non-exclusive",
+        )
+    )
     ledger.sign_agreement("ALI-REAL-2016", date(2017, 3, 15))
 
-    ledger.add_agreement("PAR-ALI-RN-2015", ["paramount", "alibaba-pictures"], "signed",
-                         date(2015, 6, 1), note="online ticketing, promotion and merchandising")
-    ledger.add_grant(_spec("PAR-ALI-RN-2015", "rogue-nation", "paramount", "alibaba-pictures",
-                           "online-ticketing,promotion,merchandising", "CN", "2015-07-01",
-                           "exclusive", end="2017-06-30"))
+    ledger.add_agreement(
+        "PAR-ALI-RN-2015",
+        ["paramount", "alibaba-pictures"],
+        "signed",
+        date(2015, 6, 1),
+        note="online ticketing, promotion and merchandising",
+    )
+    ledger.add_grant(
+        _spec(
+            "PAR-ALI-RN-2015",
+            "rogue-nation",
+            "paramount",
+            "alibaba-pictures",
+            "online-ticketing,promotion,merchandising",
+            "CN",
+            "2015-07-01",
+            "exclusive",
+            end="2017-06-30",
+        )
+    )
 
-    ledger.add_agreement("CJ-CFC-REMAKE-2014", ["cj-enm", "china-film"], "signed", date(2014, 1, 1),
-                         note="remake rights to Miss Granny in China")
-    ledger.add_grant(_spec("CJ-CFC-REMAKE-2014", "miss-granny", "cj-enm", "china-film", "remake",
-                           "CN", "2014-01-01", "exclusive"))
+    ledger.add_agreement(
+        "CJ-CFC-REMAKE-2014",
+        ["cj-enm", "china-film"],
+        "signed",
+        date(2014, 1, 1),
+        note="remake rights to Miss Granny in China",
+    )
+    ledger.add_grant(
+        _spec(
+            "CJ-CFC-REMAKE-2014",
+            "miss-granny",
+            "cj-enm",
+            "china-film",
+            "remake",
+            "CN",
+            "2014-01-01",
+            "exclusive",
+        )
+    )
 
 
 def colliding_deal() -> GrantSpec:
     """iQIYI asks for exclusive SVOD in China on Real while Alibaba's sole licence runs."""
-    return _spec("IQIYI-REAL-DRAFT", "real", "real-producer", "iqiyi", "svod", "CN", "2027-01-01",
-                 "exclusive", term="2y")
+    return _spec(
+        "IQIYI-REAL-DRAFT",
+        "real",
+        "real-producer",
+        "iqiyi",
+        "svod",
+        "CN",
+        "2027-01-01",
+        "exclusive",
+        term="2y",
+    )

@@ -2,14 +2,25 @@
 
 A write takes, before it reads anything its decision depends on, the locks that make the
 check and the write of a grant one atomic decision:
-- SQLite: `BEGIN IMMEDIATE`, the database's single writer lock;
+- SQLite: `BEGIN IMMEDIATE`, the database's single writer lock, so every writer waits
+  for the one before it, whatever the title;
 - PostgreSQL: a transaction-scoped advisory lock per title touched (so grants on
   different titles do not wait for each other's checks), a shared lock that a whole-file
-  import takes exclusively, and the journal's lock at append time.
+  import takes exclusively, and the journal's lock at append time. Locks are always
+  taken in that order (import, titles sorted by key, journal), so writers cannot
+  deadlock on them.
+
+A write either commits whole or leaves nothing behind. A transient fault (serialization
+failure, deadlock, a lost connection, a concurrent writer claiming the same key first)
+rolls the transaction back and runs the whole step again, re-checking from scratch, a
+bounded number of times; then it is refused with a message saying nothing was written.
+A connection lost while committing is the one case where the outcome is unknown: the
+journal is asked whether the write's last entry is there before anything is retried.
 """
 
 from __future__ import annotations
 
+import random
 import time
 import zlib
 from collections.abc import Callable, Iterable
@@ -17,21 +28,36 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.exc import DBAPIError
 
 from ledger.errors import Refused
-from ledger.persistence.database import immediate, is_sqlite
+from ledger.persistence.database import immediate, is_sqlite, lock_timeout_seconds
 from ledger.persistence.journal import JournalWriter
 from ledger.persistence.projection import Projector
+from ledger.persistence.schema import JournalEntry
 
 T = TypeVar("T")
 
 TITLE_LOCK = 73
 IMPORT_LOCK = (74, 0)
-RETRIES = 5
-# SQLSTATEs worth another try: serialization failure, deadlock, lost connection.
-TRANSIENT_STATES = {"40001", "40P01", "08000", "08003", "08006", "57P01"}
+ATTEMPTS = 8
+# SQLSTATEs that say "try the whole transaction again": serialization failure, deadlock,
+# lost or refused connection, server shutting down.
+TRANSIENT_STATES = {"40001", "40P01", "08000", "08001", "08003", "08004", "08006", "57P01"}
+# A concurrent writer inserted the same key first (e.g. two writers on different titles
+# both computed the next grant id before either committed). Re-running the step re-reads
+# the ledger, so the retry either succeeds with a fresh key or refuses for a real reason.
+UNIQUE_VIOLATION = "23505"
+READ_ONLY_STATES = {"42501", "25006"}  # insufficient privilege, read-only transaction
+LOCK_TIMEOUT_STATE = "55P03"
+
+READ_ONLY_MESSAGE = (
+    "this database connection may only read: nothing was written "
+    "(ask for a database role that may write)"
+)
+
+J = JournalEntry.__table__
 
 
 @dataclass
@@ -41,11 +67,18 @@ class Work:
     conn: Connection
     journal: JournalWriter
     projector: Projector
+    last_hash: str | None = None
 
     def record(self, kind: str, subject: str, payload: dict[str, object], reason: str | None = None) -> int:
         entry = self.journal.append(kind, subject, payload, reason)
         self.projector.apply(entry)
+        self.last_hash = entry.hash
         return entry.seq
+
+
+def title_lock_key(title: str) -> int:
+    """The second half of a title's advisory-lock key (a non-negative int4)."""
+    return zlib.crc32(title.encode("utf-8")) & 0x7FFFFFFF
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:
@@ -53,13 +86,47 @@ def _sqlstate(exc: DBAPIError) -> str | None:
     return state if isinstance(state, str) else None
 
 
-def _refusal(exc: DBAPIError) -> Refused | None:
+def _first_line(exc: DBAPIError) -> str:
+    lines = str(exc.orig).strip().splitlines()
+    return lines[0] if lines else type(exc.orig).__name__
+
+
+def refusal_for(exc: DBAPIError) -> Refused | None:
+    """A clear refusal for a database error that retrying cannot cure, else None."""
     message = str(exc.orig).lower()
-    if _sqlstate(exc) == "42501" or "readonly database" in message or "read-only" in message:
-        return Refused("this database connection may only read: ask for a role that may write")
-    if "database is locked" in message:
-        return Refused("the ledger stayed locked by another writer for 60 s; try again")
+    state = _sqlstate(exc)
+    if state in READ_ONLY_STATES or "readonly database" in message or "read-only" in message:
+        return Refused(READ_ONLY_MESSAGE)
+    if state == LOCK_TIMEOUT_STATE or "database is locked" in message:
+        return Refused(
+            f"another writer held the ledger's lock for more than {lock_timeout_seconds():g} s; "
+            "nothing was written, try again"
+        )
     return None
+
+
+def _is_disconnect(exc: DBAPIError) -> bool:
+    state = _sqlstate(exc)
+    return exc.connection_invalidated or (state is not None and state.startswith("08")) or state == "57P01"
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    state = _sqlstate(exc)
+    return _is_disconnect(exc) or state in TRANSIENT_STATES or state == UNIQUE_VIOLATION
+
+
+def _landed(engine: Engine, entry_hash: str) -> bool | None:
+    """Whether the journal holds the entry with `entry_hash` (None: cannot tell)."""
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(J.c.seq).where(J.c.hash == entry_hash)).first() is not None
+    except DBAPIError:
+        return None
+
+
+def _pause(attempt: int) -> None:
+    # Jittered so writers that collided once do not collide again in lockstep.
+    time.sleep(min(1.0, 0.02 * 2**attempt) * random.uniform(0.5, 1.5))
 
 
 def run_write(
@@ -70,40 +137,54 @@ def run_write(
     titles: Iterable[str] = (),
     whole_ledger: bool = False,
 ) -> T:
-    """Run `step` in one transaction that appends to the journal, retrying transient faults."""
-    title_keys = sorted({zlib.crc32(t.encode()) & 0x7FFFFFFF for t in titles})
-    for attempt in range(RETRIES):
+    """Run `step` in one transaction that appends to the journal, retrying transient faults.
+
+    `step` must do all its reading and deciding through `work.conn`: it may run more than
+    once, and only its last run counts.
+    """
+    title_keys = sorted({title_lock_key(t) for t in titles})
+    for attempt in range(1, ATTEMPTS + 1):
+        work: Work | None = None
+        committing = False
         try:
-            with engine.connect() as conn, immediate(conn), conn.begin():
-                if not is_sqlite(conn):
-                    _lock_pg(conn, title_keys, whole_ledger)
-                work = Work(conn, JournalWriter(conn, actor, now), Projector(conn))
-                result = step(work)
-                work.projector.flush()
-                work.journal.flush()
+            with engine.connect() as conn, immediate(conn):
+                with conn.begin():
+                    if not is_sqlite(conn):
+                        _lock_pg(conn, title_keys, whole_ledger)
+                    work = Work(conn, JournalWriter(conn, actor, now), Projector(conn))
+                    result = step(work)
+                    work.projector.flush()
+                    work.journal.flush()
+                    committing = True  # leaving the block commits
                 return result
-        except OperationalError as exc:
-            refusal = _refusal(exc)
-            if refusal is not None:
-                raise refusal from None
-            if _sqlstate(exc) in TRANSIENT_STATES or exc.connection_invalidated:
-                if attempt + 1 < RETRIES:
-                    time.sleep(0.05 * 2**attempt)
-                    continue
-                raise Refused(f"the database kept failing ({_sqlstate(exc)}); nothing was written") from None
-            raise
         except DBAPIError as exc:
-            refusal = _refusal(exc)
+            refusal = refusal_for(exc)
             if refusal is not None:
                 raise refusal from None
-            if _sqlstate(exc) in TRANSIENT_STATES and attempt + 1 < RETRIES:
-                time.sleep(0.05 * 2**attempt)
-                continue
-            raise
+            if not _is_transient(exc):
+                raise
+            if committing and _is_disconnect(exc) and work is not None and work.last_hash:
+                landed = _landed(engine, work.last_hash)
+                if landed:
+                    return result
+                if landed is None:
+                    raise Refused(
+                        "the connection to the database was lost while committing and the "
+                        "database cannot be reached to tell whether the write landed: check "
+                        "with `rights-ledger history` before trying again"
+                    ) from None
+            if attempt == ATTEMPTS:
+                raise Refused(
+                    f"the database kept failing ({_sqlstate(exc) or _first_line(exc)}) after "
+                    f"{ATTEMPTS} attempts; nothing was written, try again"
+                ) from None
+            _pause(attempt)
     raise AssertionError("unreachable")
 
 
 def _lock_pg(conn: Connection, title_keys: list[int], whole_ledger: bool) -> None:
+    # A writer that waits longer than this is refused rather than left hanging.
+    conn.execute(text(f"SET LOCAL lock_timeout = '{int(lock_timeout_seconds() * 1000)}ms'"))
     if whole_ledger:
         conn.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": IMPORT_LOCK[0], "b": IMPORT_LOCK[1]})
         return

@@ -13,20 +13,59 @@ Run = Callable[..., Result]
 
 def test_grant_add_prints_only_the_new_grant_id_on_stdout(run: Run) -> None:
     seed_real(run)
-    result = run("grant", "add", "--agreement", "ALI-REAL-2016", "--title", "real",
-                 "--grantor", "real-producer", "--grantee", "alibaba-pictures",
-                 "--rights", "marketing", "--territory", "CN", "--start", "2017-01-01",
-                 "--term", "10y", "--exclusivity", "sole")
+    result = run(
+        "grant",
+        "add",
+        "--agreement",
+        "ALI-REAL-2016",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "alibaba-pictures",
+        "--rights",
+        "marketing",
+        "--territory",
+        "CN",
+        "--start",
+        "2017-01-01",
+        "--term",
+        "10y",
+        "--exclusivity",
+        "sole",
+    )
     assert result.stdout == "G2\n"
 
 
-def test_an_exclusive_svod_licence_in_china_during_alibabas_signed_term_is_refused(run: Run) -> None:
+def test_an_exclusive_svod_licence_in_china_during_alibabas_signed_term_is_refused(
+    run: Run,
+) -> None:
     seed_real(run, status="signed")
     run("agreement", "add", "IQ-1", "--parties", "real-producer,iqiyi", "--status", "signed")
-    result = run("grant", "add", "--agreement", "IQ-1", "--title", "real",
-                 "--grantor", "real-producer", "--grantee", "iqiyi", "--rights", "svod",
-                 "--territory", "CN", "--start", "2018-01-01", "--term", "3y",
-                 "--exclusivity", "exclusive", expect=1)
+    result = run(
+        "grant",
+        "add",
+        "--agreement",
+        "IQ-1",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "iqiyi",
+        "--rights",
+        "svod",
+        "--territory",
+        "CN",
+        "--start",
+        "2018-01-01",
+        "--term",
+        "3y",
+        "--exclusivity",
+        "exclusive",
+        expect=1,
+    )
     assert result.stdout == ""
     assert "exclusive-overlap" in result.stderr
     listed = as_json(run("grant", "list", "--format", "json"))
@@ -35,10 +74,28 @@ def test_an_exclusive_svod_licence_in_china_during_alibabas_signed_term_is_refus
 
 def test_check_reports_the_overlapping_slice_as_json(run: Run) -> None:
     seed_real(run, status="signed")
-    result = run("check", "--title", "real", "--grantor", "real-producer", "--grantee", "iqiyi",
-                 "--rights", "svod", "--territory", "GREATER-CHINA", "--start", "2018-01-01",
-                 "--end", "2020-12-31", "--exclusivity", "exclusive", "--format", "json",
-                 expect=1)
+    result = run(
+        "check",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "iqiyi",
+        "--rights",
+        "svod",
+        "--territory",
+        "GREATER-CHINA",
+        "--start",
+        "2018-01-01",
+        "--end",
+        "2020-12-31",
+        "--exclusivity",
+        "exclusive",
+        "--format",
+        "json",
+        expect=1,
+    )
     report = as_json(result)
     assert report["clear"] is False
     [conflict] = report["conflicts"]

@@ -27,12 +27,33 @@ ALL_COMMANDS = list(_commands(cli))
 
 def test_the_command_tree_has_every_command_of_the_contract() -> None:
     expected = {
-        ("party", "add"), ("party", "list"), ("title", "add"), ("title", "list"),
-        ("title", "event"), ("agreement", "add"), ("agreement", "sign"),
-        ("agreement", "terminate"), ("grant", "add"), ("grant", "list"), ("grant", "show"),
-        ("grant", "amend"), ("grant", "terminate"), ("check",), ("holders",), ("avails",),
-        ("expiries",), ("history",), ("verify",), ("import",), ("export",), ("rights",),
-        ("territories",), ("db", "upgrade"), ("db", "current"), ("db", "info"), ("demo",),
+        ("party", "add"),
+        ("party", "list"),
+        ("title", "add"),
+        ("title", "list"),
+        ("title", "event"),
+        ("agreement", "add"),
+        ("agreement", "sign"),
+        ("agreement", "terminate"),
+        ("grant", "add"),
+        ("grant", "list"),
+        ("grant", "show"),
+        ("grant", "amend"),
+        ("grant", "terminate"),
+        ("check",),
+        ("holders",),
+        ("avails",),
+        ("expiries",),
+        ("history",),
+        ("verify",),
+        ("import",),
+        ("export",),
+        ("rights",),
+        ("territories",),
+        ("db", "upgrade"),
+        ("db", "current"),
+        ("db", "info"),
+        ("demo",),
     }
     assert expected <= set(ALL_COMMANDS)
 
@@ -76,13 +97,22 @@ def test_bad_grant_input_is_one_line_exit_2_and_writes_nothing(
 ) -> None:
     seed_real(run)
     base = {
-        "--agreement": "ALI-REAL-2016", "--title": "real", "--grantor": "real-producer",
-        "--grantee": "alibaba-pictures", "--rights": "marketing", "--territory": "CN",
-        "--start": "2017-01-01", "--exclusivity": "sole",
+        "--agreement": "ALI-REAL-2016",
+        "--title": "real",
+        "--grantor": "real-producer",
+        "--grantee": "alibaba-pictures",
+        "--rights": "marketing",
+        "--territory": "CN",
+        "--start": "2017-01-01",
+        "--exclusivity": "sole",
     }
     overrides = dict(zip(args[::2], args[1::2], strict=True))
     options = {**base, **overrides}
-    window = ["--term", overrides["--term"]] if "--term" in overrides else ["--end", options.pop("--end", "2018-12-31")]
+    window = (
+        ["--term", overrides["--term"]]
+        if "--term" in overrides
+        else ["--end", options.pop("--end", "2018-12-31")]
+    )
     options.pop("--term", None)
     flat = [part for pair in options.items() for part in pair]
     line = _one_clear_line(run("grant", "add", *flat, *window, expect=None))

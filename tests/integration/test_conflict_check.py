@@ -14,11 +14,39 @@ from tests.conftest import as_json, seed_real
 Run = Callable[..., Result]
 
 
-def check(run: Run, grantor: str, grantee: str, rights: str, territory: str, exclusivity: str,
-          start: str = "2018-01-01", end: str = "2020-12-31", expect: int | None = None) -> dict[str, Any]:
-    result = run("check", "--title", "real", "--grantor", grantor, "--grantee", grantee,
-                 "--rights", rights, "--territory", territory, "--start", start, "--end", end,
-                 "--exclusivity", exclusivity, "--format", "json", expect=expect)
+def check(
+    run: Run,
+    grantor: str,
+    grantee: str,
+    rights: str,
+    territory: str,
+    exclusivity: str,
+    start: str = "2018-01-01",
+    end: str = "2020-12-31",
+    expect: int | None = None,
+) -> dict[str, Any]:
+    result = run(
+        "check",
+        "--title",
+        "real",
+        "--grantor",
+        grantor,
+        "--grantee",
+        grantee,
+        "--rights",
+        rights,
+        "--territory",
+        territory,
+        "--start",
+        start,
+        "--end",
+        end,
+        "--exclusivity",
+        exclusivity,
+        "--format",
+        "json",
+        expect=expect,
+    )
     report: dict[str, Any] = as_json(result)
     assert result.exit_code == (0 if report["clear"] else 1)
     return report
@@ -34,7 +62,9 @@ def signed(run: Run) -> Run:
     return run
 
 
-def test_exclusive_svod_in_china_to_another_platform_during_alibabas_term_blocks(signed: Run) -> None:
+def test_exclusive_svod_in_china_to_another_platform_during_alibabas_term_blocks(
+    signed: Run,
+) -> None:
     report = check(signed, "real-producer", "iqiyi", "svod", "CN", "exclusive", expect=1)
     assert kinds(report) == [("exclusive-overlap", "block")]
 
@@ -76,10 +106,28 @@ def test_a_conflict_with_an_mou_only_warns(run: Run) -> None:
 
 
 def test_a_window_ending_the_day_before_another_starts_does_not_collide(signed: Run) -> None:
-    assert check(signed, "real-producer", "iqiyi", "svod", "CN", "exclusive",
-                 start="2027-01-01", end="2029-12-31", expect=0)["clear"]
-    assert not check(signed, "real-producer", "iqiyi", "svod", "CN", "exclusive",
-                     start="2026-12-31", end="2029-12-31", expect=1)["clear"]
+    assert check(
+        signed,
+        "real-producer",
+        "iqiyi",
+        "svod",
+        "CN",
+        "exclusive",
+        start="2027-01-01",
+        end="2029-12-31",
+        expect=0,
+    )["clear"]
+    assert not check(
+        signed,
+        "real-producer",
+        "iqiyi",
+        "svod",
+        "CN",
+        "exclusive",
+        start="2026-12-31",
+        end="2029-12-31",
+        expect=1,
+    )["clear"]
 
 
 def test_the_producers_reservation_is_untouched_by_a_sole_licence_but_blocked_by_an_exclusive_one(
@@ -87,9 +135,27 @@ def test_the_producers_reservation_is_untouched_by_a_sole_licence_but_blocked_by
 ) -> None:
     seed_real(run, status="signed")
     run("agreement", "add", "RES", "--parties", "real-producer", "--status", "signed")
-    run("grant", "add", "--agreement", "RES", "--title", "real", "--grantor", "real-producer",
-        "--grantee", "real-producer", "--rights", "festival", "--territory", "KR",
-        "--start", "2018-01-01", "--open", "--exclusivity", "non-exclusive")
+    run(
+        "grant",
+        "add",
+        "--agreement",
+        "RES",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "real-producer",
+        "--rights",
+        "festival",
+        "--territory",
+        "KR",
+        "--start",
+        "2018-01-01",
+        "--open",
+        "--exclusivity",
+        "non-exclusive",
+    )
     assert check(run, "real-producer", "iqiyi", "festival", "KR", "sole", expect=0)["clear"]
     report = check(run, "real-producer", "iqiyi", "festival", "KR", "exclusive", expect=1)
     assert kinds(report) == [("exclusive-overlap", "block")]
@@ -100,8 +166,9 @@ def test_an_ended_grant_is_ignored_from_the_day_after_its_termination(signed: Ru
     signed("grant", "terminate", "G1", "--on", "2019-06-30", "--reason", "breach")
     report = check(signed, "real-producer", "iqiyi", "svod", "CN", "exclusive", expect=1)
     assert report["conflicts"][0]["end"] == "2019-06-30"
-    assert check(signed, "real-producer", "iqiyi", "svod", "CN", "exclusive",
-                 start="2019-07-01", expect=0)["clear"]
+    assert check(
+        signed, "real-producer", "iqiyi", "svod", "CN", "exclusive", start="2019-07-01", expect=0
+    )["clear"]
 
 
 def test_a_terminated_agreement_keeps_its_severity_until_its_last_day(run: Run) -> None:
@@ -114,31 +181,118 @@ def test_a_terminated_agreement_keeps_its_severity_until_its_last_day(run: Run) 
 
 def test_disjoint_languages_do_not_collide_but_no_language_means_all(signed: Run) -> None:
     signed("agreement", "add", "IQ", "--parties", "real-producer,iqiyi", "--status", "signed")
-    signed("grant", "add", "--agreement", "IQ", "--title", "real", "--grantor", "real-producer",
-           "--grantee", "iqiyi", "--rights", "svod", "--territory", "KR", "--start", "2018-01-01",
-           "--end", "2020-12-31", "--exclusivity", "exclusive", "--language", "ko")
-    base = ("check", "--title", "real", "--grantor", "real-producer", "--grantee", "alibaba-pictures",
-            "--rights", "svod", "--territory", "KR", "--start", "2019-01-01", "--end", "2019-12-31",
-            "--exclusivity", "exclusive", "--format", "json")
+    signed(
+        "grant",
+        "add",
+        "--agreement",
+        "IQ",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "iqiyi",
+        "--rights",
+        "svod",
+        "--territory",
+        "KR",
+        "--start",
+        "2018-01-01",
+        "--end",
+        "2020-12-31",
+        "--exclusivity",
+        "exclusive",
+        "--language",
+        "ko",
+    )
+    base = (
+        "check",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "alibaba-pictures",
+        "--rights",
+        "svod",
+        "--territory",
+        "KR",
+        "--start",
+        "2019-01-01",
+        "--end",
+        "2019-12-31",
+        "--exclusivity",
+        "exclusive",
+        "--format",
+        "json",
+    )
     assert as_json(signed(*base, "--language", "zh", expect=0))["clear"]
     assert not as_json(signed(*base, expect=1))["clear"]
 
 
 def test_a_holdback_blocks_svod_until_ninety_days_after_the_theatrical_release(run: Run) -> None:
     seed_real(run, status="signed")
-    run("agreement", "add", "TH", "--parties", "real-producer,alibaba-pictures", "--status", "signed")
-    run("grant", "add", "--agreement", "TH", "--title", "real", "--grantor", "real-producer",
-        "--grantee", "alibaba-pictures", "--rights", "theatrical", "--territory", "TW",
-        "--start", "2018-01-01", "--end", "2018-12-31", "--exclusivity", "exclusive",
-        "--holdback", "svod@TW@theatrical+90d")
-    pending = check(run, "real-producer", "iqiyi", "svod", "TW", "non-exclusive", start="2019-01-01",
-                    end="2019-12-31", expect=1)
+    run(
+        "agreement",
+        "add",
+        "TH",
+        "--parties",
+        "real-producer,alibaba-pictures",
+        "--status",
+        "signed",
+    )
+    run(
+        "grant",
+        "add",
+        "--agreement",
+        "TH",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "alibaba-pictures",
+        "--rights",
+        "theatrical",
+        "--territory",
+        "TW",
+        "--start",
+        "2018-01-01",
+        "--end",
+        "2018-12-31",
+        "--exclusivity",
+        "exclusive",
+        "--holdback",
+        "svod@TW@theatrical+90d",
+    )
+    pending = check(
+        run,
+        "real-producer",
+        "iqiyi",
+        "svod",
+        "TW",
+        "non-exclusive",
+        start="2019-01-01",
+        end="2019-12-31",
+        expect=1,
+    )
     assert kinds(pending) == [("holdback", "block")], "unknown event date: conservatively open"
-    run("title", "event", "real", "--kind", "theatrical", "--territory", "TW", "--date", "2018-03-01")
+    run(
+        "title",
+        "event",
+        "real",
+        "--kind",
+        "theatrical",
+        "--territory",
+        "TW",
+        "--date",
+        "2018-03-01",
+    )
     report = check(run, "real-producer", "iqiyi", "svod", "TW", "non-exclusive", expect=1)
     assert report["conflicts"][0]["end"] == "2018-05-30"
-    assert check(run, "real-producer", "iqiyi", "svod", "TW", "non-exclusive",
-                 start="2018-05-31", expect=0)["clear"]
+    assert check(
+        run, "real-producer", "iqiyi", "svod", "TW", "non-exclusive", start="2018-05-31", expect=0
+    )["clear"]
 
 
 def test_a_whole_deal_file_is_checked_against_the_ledger_and_within_itself(
@@ -159,9 +313,28 @@ def test_a_whole_deal_file_is_checked_against_the_ledger_and_within_itself(
 
 def test_grant_add_records_a_blocked_grant_only_with_a_reason(signed: Run) -> None:
     signed("agreement", "add", "IQ", "--parties", "real-producer,iqiyi", "--status", "signed")
-    args = ("grant", "add", "--agreement", "IQ", "--title", "real", "--grantor", "real-producer",
-            "--grantee", "iqiyi", "--rights", "svod", "--territory", "CN", "--start", "2018-01-01",
-            "--end", "2018-12-31", "--exclusivity", "exclusive")
+    args = (
+        "grant",
+        "add",
+        "--agreement",
+        "IQ",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "iqiyi",
+        "--rights",
+        "svod",
+        "--territory",
+        "CN",
+        "--start",
+        "2018-01-01",
+        "--end",
+        "2018-12-31",
+        "--exclusivity",
+        "exclusive",
+    )
     signed(*args, expect=1)
     signed(*args, "--allow-conflicts", expect=2)
     result = signed(*args, "--allow-conflicts", "--reason", "settlement with Alibaba")

@@ -14,12 +14,41 @@ from tests.conftest import as_json, seed_real
 Run = Callable[..., Result]
 
 
-def add_grant(run: Run, agreement: str, grantor: str, grantee: str, rights: str, territory: str,
-              start: str, end: str | None, exclusivity: str, *extra: str) -> str:
+def add_grant(
+    run: Run,
+    agreement: str,
+    grantor: str,
+    grantee: str,
+    rights: str,
+    territory: str,
+    start: str,
+    end: str | None,
+    exclusivity: str,
+    *extra: str,
+) -> str:
     window = ["--end", end] if end else ["--open"]
-    result = run("grant", "add", "--agreement", agreement, "--title", "real", "--grantor", grantor,
-                 "--grantee", grantee, "--rights", rights, "--territory", territory,
-                 "--start", start, *window, "--exclusivity", exclusivity, *extra)
+    result = run(
+        "grant",
+        "add",
+        "--agreement",
+        agreement,
+        "--title",
+        "real",
+        "--grantor",
+        grantor,
+        "--grantee",
+        grantee,
+        "--rights",
+        rights,
+        "--territory",
+        territory,
+        "--start",
+        start,
+        *window,
+        "--exclusivity",
+        exclusivity,
+        *extra,
+    )
     return result.stdout.strip()
 
 
@@ -29,8 +58,9 @@ def holders_of(run: Run, *args: str) -> list[dict[str, object]]:
 
 def test_who_holds_china_rights_names_the_sole_licensee_and_its_chain(run: Run) -> None:
     seed_real(run, status="signed")
-    [holding] = holders_of(run, "--territory", "CN", "--title", "real", "--rights", "svod",
-                           "--on", "2020-03-01")
+    [holding] = holders_of(
+        run, "--territory", "CN", "--title", "real", "--rights", "svod", "--on", "2020-03-01"
+    )
     assert holding["holder"] == "alibaba-pictures"
     assert holding["grantor"] == "real-producer"
     assert holding["exclusivity"] == "sole"
@@ -41,26 +71,53 @@ def test_who_holds_china_rights_names_the_sole_licensee_and_its_chain(run: Run) 
     assert "may still exploit" in str(holding["note"])
 
 
-def test_a_worldwide_grant_excluding_china_does_not_make_its_grantee_a_china_holder(run: Run) -> None:
+def test_a_worldwide_grant_excluding_china_does_not_make_its_grantee_a_china_holder(
+    run: Run,
+) -> None:
     seed_real(run, status="signed")
     run("party", "add", "netflix", "--name", "Netflix")
     run("party", "add", "hbo", "--name", "HBO")
     run("agreement", "add", "NF-1", "--parties", "real-producer,netflix", "--status", "signed")
     run("agreement", "add", "HBO-1", "--parties", "real-producer,hbo", "--status", "signed")
-    add_grant(run, "NF-1", "real-producer", "netflix", "svod", "WW -CN", "2020-01-01", "2022-12-31",
-              "non-exclusive")
-    add_grant(run, "HBO-1", "real-producer", "hbo", "pay-tv", "WW -HK", "2020-01-01", "2022-12-31",
-              "non-exclusive", "--allow-conflicts", "--reason", "test")
+    add_grant(
+        run,
+        "NF-1",
+        "real-producer",
+        "netflix",
+        "svod",
+        "WW -CN",
+        "2020-01-01",
+        "2022-12-31",
+        "non-exclusive",
+    )
+    add_grant(
+        run,
+        "HBO-1",
+        "real-producer",
+        "hbo",
+        "pay-tv",
+        "WW -HK",
+        "2020-01-01",
+        "2022-12-31",
+        "non-exclusive",
+        "--allow-conflicts",
+        "--reason",
+        "test",
+    )
     holders = {h["holder"] for h in holders_of(run, "--territory", "CN", "--on", "2021-01-01")}
     assert "netflix" not in holders
     assert {"hbo", "alibaba-pictures"} <= holders
-    assert "netflix" in {h["holder"] for h in holders_of(run, "--territory", "HK", "--on", "2021-01-01")}
+    assert "netflix" in {
+        h["holder"] for h in holders_of(run, "--territory", "HK", "--on", "2021-01-01")
+    }
 
 
 def test_a_terminated_grant_stops_holding_the_day_after_termination(run: Run) -> None:
     seed_real(run, status="signed")
     run("grant", "terminate", "G1", "--on", "2020-06-30", "--reason", "breach")
-    assert [h["grant"] for h in holders_of(run, "--territory", "CN", "--on", "2020-06-30")] == ["G1"]
+    assert [h["grant"] for h in holders_of(run, "--territory", "CN", "--on", "2020-06-30")] == [
+        "G1"
+    ]
     assert holders_of(run, "--territory", "CN", "--on", "2020-07-01") == []
 
 
@@ -75,33 +132,109 @@ def test_a_sublicensee_is_shown_with_the_whole_chain_of_title(run: Run) -> None:
     seed_real(run, status="signed")
     run("party", "add", "youku", "--name", "Youku")
     run("agreement", "add", "ALI-YK", "--parties", "alibaba-pictures,youku", "--status", "signed")
-    add_grant(run, "ALI-YK", "alibaba-pictures", "youku", "svod", "CN", "2019-01-01", "2020-12-31",
-              "non-exclusive")
-    chains = {h["holder"]: h["chain"] for h in holders_of(run, "--territory", "CN", "--on", "2019-06-01")}
+    add_grant(
+        run,
+        "ALI-YK",
+        "alibaba-pictures",
+        "youku",
+        "svod",
+        "CN",
+        "2019-01-01",
+        "2020-12-31",
+        "non-exclusive",
+    )
+    chains = {
+        h["holder"]: h["chain"] for h in holders_of(run, "--territory", "CN", "--on", "2019-06-01")
+    }
     assert chains["youku"] == ["real-producer", "alibaba-pictures", "youku"]
 
 
 def test_avails_leave_out_china_while_the_sole_licence_runs(run: Run) -> None:
     seed_real(run, status="signed")
-    during = as_json(run("avails", "--title", "real", "--rights", "pay-tv", "--from", "2026-01-01",
-                         "--to", "2026-12-31", "--exclusive", "--format", "json"))
+    during = as_json(
+        run(
+            "avails",
+            "--title",
+            "real",
+            "--rights",
+            "pay-tv",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-12-31",
+            "--exclusive",
+            "--format",
+            "json",
+        )
+    )
     assert during["territory"] == "WW -CN"
     assert "CN" not in during["countries"] and "HK" in during["countries"]
-    after = as_json(run("avails", "--title", "real", "--rights", "pay-tv", "--from", "2027-01-01",
-                        "--to", "2027-12-31", "--exclusive", "--format", "json"))
+    after = as_json(
+        run(
+            "avails",
+            "--title",
+            "real",
+            "--rights",
+            "pay-tv",
+            "--from",
+            "2027-01-01",
+            "--to",
+            "2027-12-31",
+            "--exclusive",
+            "--format",
+            "json",
+        )
+    )
     assert after["territory"] == "WW"
-    straddling = as_json(run("avails", "--title", "real", "--rights", "pay-tv", "--from",
-                             "2026-12-31", "--to", "2027-12-31", "--format", "json"))
+    straddling = as_json(
+        run(
+            "avails",
+            "--title",
+            "real",
+            "--rights",
+            "pay-tv",
+            "--from",
+            "2026-12-31",
+            "--to",
+            "2027-12-31",
+            "--format",
+            "json",
+        )
+    )
     assert "CN" not in straddling["countries"], "free for the whole period, not just part of it"
 
 
 def test_avails_non_exclusively_still_respect_an_exclusive_licence(run: Run) -> None:
     seed_real(run, status="signed")
     run("agreement", "add", "IQ-1", "--parties", "real-producer,iqiyi", "--status", "signed")
-    add_grant(run, "IQ-1", "real-producer", "iqiyi", "avod", "JP KR", "2020-01-01", "2021-12-31",
-              "exclusive")
-    free = as_json(run("avails", "--title", "real", "--rights", "avod", "--from", "2021-01-01",
-                       "--to", "2021-03-31", "--territory", "ASIA", "--format", "json"))
+    add_grant(
+        run,
+        "IQ-1",
+        "real-producer",
+        "iqiyi",
+        "avod",
+        "JP KR",
+        "2020-01-01",
+        "2021-12-31",
+        "exclusive",
+    )
+    free = as_json(
+        run(
+            "avails",
+            "--title",
+            "real",
+            "--rights",
+            "avod",
+            "--from",
+            "2021-01-01",
+            "--to",
+            "2021-03-31",
+            "--territory",
+            "ASIA",
+            "--format",
+            "json",
+        )
+    )
     assert not {"JP", "KR", "CN"} & set(free["countries"])
     assert "TH" in free["countries"]
 
@@ -119,8 +252,17 @@ def test_expiries_include_a_grant_ending_on_the_horizon_but_not_the_day_after(ru
 def test_an_open_ended_grant_never_appears_in_expiries(run: Run) -> None:
     seed_real(run, status="signed")
     run("agreement", "add", "RES", "--parties", "real-producer", "--status", "signed")
-    add_grant(run, "RES", "real-producer", "real-producer", "festival", "KR", "2020-01-01", None,
-              "non-exclusive")
+    add_grant(
+        run,
+        "RES",
+        "real-producer",
+        "real-producer",
+        "festival",
+        "KR",
+        "2020-01-01",
+        None,
+        "non-exclusive",
+    )
     for as_of in ("2020-01-01", "2030-01-01", "2090-01-01"):
         hits = as_json(run("expiries", "--within", "3650d", "--as-of", as_of, "--format", "json"))
         assert "G2" not in {e["grant"] for e in hits}
@@ -128,9 +270,28 @@ def test_an_open_ended_grant_never_appears_in_expiries(run: Run) -> None:
 
 def test_expiries_list_holdbacks_and_notice_dates_soonest_first(run: Run) -> None:
     seed_real(run, status="signed")
-    run("agreement", "add", "TH-1", "--parties", "real-producer,alibaba-pictures", "--status", "signed")
-    add_grant(run, "TH-1", "real-producer", "alibaba-pictures", "marketing", "CN", "2027-01-01",
-              "2027-12-31", "sole", "--notice", "2027-02-15")
+    run(
+        "agreement",
+        "add",
+        "TH-1",
+        "--parties",
+        "real-producer,alibaba-pictures",
+        "--status",
+        "signed",
+    )
+    add_grant(
+        run,
+        "TH-1",
+        "real-producer",
+        "alibaba-pictures",
+        "marketing",
+        "CN",
+        "2027-01-01",
+        "2027-12-31",
+        "sole",
+        "--notice",
+        "2027-02-15",
+    )
     run("grant", "amend", "G1", "--end", "2027-03-31", "--reason", "short extension")
     hits = as_json(run("expiries", "--within", "90d", "--as-of", "2027-01-10", "--format", "json"))
     assert [(e["kind"], e["grant"], e["end"]) for e in hits] == [
@@ -157,8 +318,17 @@ def test_expiries_output_file_is_written_whole(run: Run, tmp_path: Path) -> None
     reports = tmp_path / "reports"
     reports.mkdir()
     report = reports / "expiries.csv"
-    run("expiries", "--within", "31d", "--as-of", "2026-12-01", "--format", "csv",
-        "--output", str(report))
+    run(
+        "expiries",
+        "--within",
+        "31d",
+        "--as-of",
+        "2026-12-01",
+        "--format",
+        "csv",
+        "--output",
+        str(report),
+    )
     rows = list(csv.DictReader(io.StringIO(report.read_text(encoding="utf-8"))))
     assert [r["grant"] for r in rows] == ["G1"]
     assert [p.name for p in reports.iterdir()] == ["expiries.csv"], "no temporary file left"
@@ -167,11 +337,23 @@ def test_expiries_output_file_is_written_whole(run: Run, tmp_path: Path) -> None
 def test_csv_json_and_table_carry_the_same_rows(run: Run) -> None:
     seed_real(run, status="signed")
     run("agreement", "add", "RES", "--parties", "real-producer", "--status", "signed")
-    add_grant(run, "RES", "real-producer", "real-producer", "festival", "WW", "2016-01-01", None,
-              "non-exclusive")
+    add_grant(
+        run,
+        "RES",
+        "real-producer",
+        "real-producer",
+        "festival",
+        "WW",
+        "2016-01-01",
+        None,
+        "non-exclusive",
+    )
     args = ("holders", "--territory", "CN", "--on", "2020-01-01")
     from_json = [(h["grant"], h["holder"]) for h in as_json(run(*args, "--format", "json"))]
-    from_csv = [(r["grant"], r["holder"]) for r in csv.DictReader(io.StringIO(run(*args, "--format", "csv").stdout))]
+    from_csv = [
+        (r["grant"], r["holder"])
+        for r in csv.DictReader(io.StringIO(run(*args, "--format", "csv").stdout))
+    ]
     table_lines = run(*args).stdout.splitlines()[1:]
     assert from_json == from_csv == [("G1", "alibaba-pictures"), ("G2", "real-producer")]
     assert len(table_lines) == len(from_json)

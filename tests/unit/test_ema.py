@@ -62,10 +62,14 @@ def test_every_sample_spreadsheet_reads_into_plausible_rows(path: Path) -> None:
 def test_the_first_movie_avail_of_v1_8_is_an_exclusive_est_in_the_us() -> None:
     first = sample("Movies_v1.8.xlsx")[0]
     assert (first.row, first.territory, first.rights, first.exclusivity) == (
-        4, "US", "est", "exclusive"
+        4,
+        "US",
+        "est",
+        "exclusive",
     )
     assert (first.title, first.title_name) == (
-        "the-view-from-a-mountain-2006", "The View from a Mountain"
+        "the-view-from-a-mountain-2006",
+        "The View from a Mountain",
     )
     assert (first.grantor, first.grantor_name) == ("rockstar-films", "Rockstar Films")
     assert (first.start, first.end) == ("2013-06-14", "")
@@ -77,7 +81,10 @@ def test_the_first_movie_avail_of_v1_8_is_an_exclusive_est_in_the_us() -> None:
 def test_a_preorder_ends_at_the_est_start() -> None:
     preorder = sample("Movies_v1.9.xlsx")[2]
     assert (preorder.rights, preorder.territory, preorder.start, preorder.end) == (
-        "poest", "CA", "2013-04-14", "est+0d"
+        "poest",
+        "CA",
+        "2013-04-14",
+        "est+0d",
     )
 
 
@@ -131,10 +138,30 @@ def make_workbook(path: Path, rows: list[list[Any]], title: str = "Movies") -> P
 
 
 EMA_HEAD: list[list[Any]] = [
-    ["Avail", "Avail", "AvailTrans", "AvailTrans", "AvailTrans", "AvailTrans", "AvailTrans",
-     "AvailTrans", "AvailMetadata", "AvailMetadata"],
-    ["DisplayName", "Licensee", "Territory", "TerritoryExclusion", "LicenseType", "Start",
-     "End", "Exclusive", "TitleInternalAlias", "ReleaseYear"],
+    [
+        "Avail",
+        "Avail",
+        "AvailTrans",
+        "AvailTrans",
+        "AvailTrans",
+        "AvailTrans",
+        "AvailTrans",
+        "AvailTrans",
+        "AvailMetadata",
+        "AvailMetadata",
+    ],
+    [
+        "DisplayName",
+        "Licensee",
+        "Territory",
+        "TerritoryExclusion",
+        "LicenseType",
+        "Start",
+        "End",
+        "Exclusive",
+        "TitleInternalAlias",
+        "ReleaseYear",
+    ],
     [1.9, "//Opt", "//REQ", "//Opt", "//REQ", "//REQ", "//REQ", "//Opt", "//REQ", "//Opt"],
 ]
 
@@ -157,29 +184,47 @@ def test_a_file_that_is_not_xlsx_is_refused(tmp_path: Path) -> None:
 
 
 def test_excel_serials_iso_text_and_open_ends_are_read(tmp_path: Path) -> None:
-    path = make_workbook(tmp_path / "a.xlsx", [
-        *EMA_HEAD,
-        ["Showbox", "Alibaba Pictures", "CN", None, "SVOD", 42917, "Open", "Y", "Real", 2017],
-        ["Showbox", "Alibaba Pictures", "Worldwide", "CN; HK", "AVOD", "2017-07-01T00:00:00",
-         None, "no", "Real", 2017],
-    ])
+    path = make_workbook(
+        tmp_path / "a.xlsx",
+        [
+            *EMA_HEAD,
+            ["Showbox", "Alibaba Pictures", "CN", None, "SVOD", 42917, "Open", "Y", "Real", 2017],
+            [
+                "Showbox",
+                "Alibaba Pictures",
+                "Worldwide",
+                "CN; HK",
+                "AVOD",
+                "2017-07-01T00:00:00",
+                None,
+                "no",
+                "Real",
+                2017,
+            ],
+        ],
+    )
     first, second = read_ema(path)
     assert (first.start, first.end, first.exclusivity) == ("2017-07-01", "", "exclusive")
     assert (first.agreement, first.grantee) == ("EMA-showbox-alibaba-pictures", "alibaba-pictures")
     assert (second.territory, second.start, second.exclusivity) == (
-        "WW -CN -HK", "2017-07-01", "non-exclusive"
+        "WW -CN -HK",
+        "2017-07-01",
+        "non-exclusive",
     )
 
 
 def test_every_unmappable_row_is_reported_with_its_number(tmp_path: Path) -> None:
-    path = make_workbook(tmp_path / "bad.xlsx", [
-        *EMA_HEAD,
-        ["Showbox", None, None, None, "SVOD", "2017-07-01", "Open", None, "Real", None],
-        ["Showbox", None, "CN", None, "SVOD", "2017-07-01", "Open", None, "Real", None],
-        [None] * 10,
-        ["Showbox", None, "CN", None, "SVOD", "01/07/2017", "Open", None, "Real", None],
-        ["Showbox", None, "CN", None, "SVOD", "2017-02-30", "Open", "maybe", "Real", None],
-    ])
+    path = make_workbook(
+        tmp_path / "bad.xlsx",
+        [
+            *EMA_HEAD,
+            ["Showbox", None, None, None, "SVOD", "2017-07-01", "Open", None, "Real", None],
+            ["Showbox", None, "CN", None, "SVOD", "2017-07-01", "Open", None, "Real", None],
+            [None] * 10,
+            ["Showbox", None, "CN", None, "SVOD", "01/07/2017", "Open", None, "Real", None],
+            ["Showbox", None, "CN", None, "SVOD", "2017-02-30", "Open", "maybe", "Real", None],
+        ],
+    )
     with pytest.raises(RowErrors) as caught:
         read_ema(path)
     rows = [row for row, _ in caught.value.errors]
@@ -198,10 +243,19 @@ def test_a_territory_expression_splits_into_included_and_excluded_items() -> Non
 
 def test_write_ema_follows_the_template_layout(tmp_path: Path) -> None:
     grant = GrantRow(
-        row=1, agreement="ALI-REAL-2016", title="real", grantor="showbox",
-        grantee="alibaba-pictures", rights="SVOD", territory="WW -CN -HK",
-        start="2017-07-01", end="est+30d", exclusivity="sole", title_name="Real",
-        grantor_name="Showbox", grantee_name="Alibaba Pictures",
+        row=1,
+        agreement="ALI-REAL-2016",
+        title="real",
+        grantor="showbox",
+        grantee="alibaba-pictures",
+        rights="SVOD",
+        territory="WW -CN -HK",
+        start="2017-07-01",
+        end="est+30d",
+        exclusivity="sole",
+        title_name="Real",
+        grantor_name="Showbox",
+        grantee_name="Alibaba Pictures",
     )
     path = tmp_path / "out.xlsx"
     assert write_ema([grant], path) == 1
@@ -217,21 +271,28 @@ def test_write_ema_follows_the_template_layout(tmp_path: Path) -> None:
 
 
 codes = st.sampled_from(["CN", "HK", "KR", "JP", "US", "FR", "GREATER-CHINA", "ASIA"])
-names = st.text(alphabet="abcdefghij ABCDEF", min_size=1, max_size=12).map(str.strip).filter(
-    lambda s: bool(s) and not s.lower().endswith((" the", " a", " an"))
+names = (
+    st.text(alphabet="abcdefghij ABCDEF", min_size=1, max_size=12)
+    .map(str.strip)
+    .filter(lambda s: bool(s) and not s.lower().endswith((" the", " a", " an")))
 )
 slugs = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,4})?", fullmatch=True)
 edges = st.one_of(
     st.dates(min_value=date(1990, 1, 1), max_value=date(2060, 12, 31)).map(date.isoformat),
-    st.builds(lambda e, n, u: f"{e}+{n}{u}", st.sampled_from(["est", "theatrical", "broadcast",
-              "festival"]), st.integers(1, 400), st.sampled_from("dmy")),
+    st.builds(
+        lambda e, n, u: f"{e}+{n}{u}",
+        st.sampled_from(["est", "theatrical", "broadcast", "festival"]),
+        st.integers(1, 400),
+        st.sampled_from("dmy"),
+    ),
 )
 
 
 @st.composite
 def territories(draw: st.DrawFn) -> str:
-    includes = draw(st.one_of(st.just(["WW"]), st.lists(codes, min_size=1, max_size=3,
-                                                         unique=True)))
+    includes = draw(
+        st.one_of(st.just(["WW"]), st.lists(codes, min_size=1, max_size=3, unique=True))
+    )
     excludes = draw(st.lists(codes.filter(lambda c: c not in includes), max_size=3, unique=True))
     return " ".join(includes) + "".join(f" -{c}" for c in excludes)
 
@@ -239,16 +300,26 @@ def territories(draw: st.DrawFn) -> str:
 @st.composite
 def grants(draw: st.DrawFn) -> GrantRow:
     return GrantRow(
-        row=0, agreement=draw(slugs), title=draw(slugs), grantor=draw(slugs),
-        grantee=draw(slugs), rights=draw(st.sampled_from(["svod", "est", "tvod", "svod;avod", "pay-tv"])),
-        territory=draw(territories()), start=draw(st.one_of(st.just(""), edges)),
+        row=0,
+        agreement=draw(slugs),
+        title=draw(slugs),
+        grantor=draw(slugs),
+        grantee=draw(slugs),
+        rights=draw(st.sampled_from(["svod", "est", "tvod", "svod;avod", "pay-tv"])),
+        territory=draw(territories()),
+        start=draw(st.one_of(st.just(""), edges)),
         end=draw(st.one_of(st.just(""), edges)),
         exclusivity=draw(st.sampled_from(["exclusive", "sole", "non-exclusive"])),
         language=draw(st.sampled_from(["", "zh", "ko;zh"])),
         status=draw(st.sampled_from(["draft", "mou", "signed"])),
-        title_name=draw(names), grantor_name=draw(names), grantee_name=draw(names),
-        extras=draw(st.dictionaries(st.sampled_from(["ContentID", "FormatProfile", "AltID"]),
-                                    slugs, max_size=2)),
+        title_name=draw(names),
+        grantor_name=draw(names),
+        grantee_name=draw(names),
+        extras=draw(
+            st.dictionaries(
+                st.sampled_from(["ContentID", "FormatProfile", "AltID"]), slugs, max_size=2
+            )
+        ),
     )
 
 
@@ -268,8 +339,16 @@ def test_write_ema_then_read_ema_gives_the_same_grants(rows: list[GrantRow]) -> 
 
 def test_extra_columns_survive_a_round_trip(tmp_path: Path) -> None:
     grant = GrantRow(
-        row=1, agreement="A1", title="real", grantor="showbox", grantee="ali", rights="SVOD",
-        territory="KR JP", start="", end="", exclusivity="non-exclusive",
+        row=1,
+        agreement="A1",
+        title="real",
+        grantor="showbox",
+        grantee="ali",
+        rights="SVOD",
+        territory="KR JP",
+        start="",
+        end="",
+        exclusivity="non-exclusive",
         extras={"AvailID": "G7", "Notes": "from the MOU"},
     )
     path = tmp_path / "x.xlsx"
