@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
 from cli.context import Env
-from cli.output import emit, emit_json, format_option, warn, write_atomically
+from cli.output import emit, format_option, warn, write_atomically
 from ledger.errors import BadInput
 from ledger.io.csv_format import write_csv
 from ledger.io.ema import write_ema
 from ledger.io.rows import RowErrors
-from ledger.services.audit import export_journal, history as journal_history
-from ledger.services.audit import import_journal, read_journal, verify as verify_ledger
+from ledger.services.audit import Anchor, export_journal, import_journal, read_journal
+from ledger.services.audit import history as journal_history
+from ledger.services.audit import verify as verify_ledger
 from ledger.services.transfer import ImportRefused, export_rows, import_rows, read_rows
 
 pass_env = click.make_pass_decorator(Env)
@@ -35,7 +36,7 @@ def history(env: Env, subject: str | None, fmt: str) -> None:
       rights-ledger history ALI-REAL-2016 --format json
     """
     found = journal_history(env.ledger().engine, subject)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"seq": e.seq, "recorded_at": e.recorded_at, "actor": e.actor, "kind": e.kind,
          "subject": e.subject, "reason": e.reason, "payload": e.data, "hash": e.hash}
         for e in found
@@ -56,20 +57,38 @@ def _summary(payload: dict[str, object]) -> str:
     return " ".join(parts)
 
 
+def _anchor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Anchor | None:
+    if value is None:
+        return None
+    try:
+        return Anchor.parse(value)
+    except BadInput as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @click.command()
+@click.option("--anchor", callback=_anchor, metavar="SEQ:HASH",
+              help="A head printed by an earlier verify, kept elsewhere: it must still be there.")
 @pass_env
-def verify(env: Env) -> None:
+def verify(env: Env, anchor: Anchor | None) -> None:
     """Recompute the journal's hash chain and compare the ledger's state with it.
 
-    Exit 0 with a one-line summary when intact; exit 1 naming the first bad entry or row.
+    Exit 0 with a one-line summary ending in the chain's head (SEQ:HASH) when intact;
+    exit 1 naming the first bad entry or row. Keep the head somewhere the database's
+    users cannot write (a cron log, a ticket) and pass it back with --anchor: that also
+    catches entries cut from the end of the journal.
 
     \b
-    Example:
+    Examples:
       rights-ledger verify
+      rights-ledger verify --anchor 1432:5f0c2e...
     """
-    verdict = verify_ledger(env.ledger().engine)
+    verdict = verify_ledger(env.ledger().engine, anchor)
     if verdict.intact:
-        click.echo(f"intact: {verdict.entries} journal entries, hash chain and state agree")
+        click.echo(
+            f"intact: {verdict.entries} journal entries, hash chain and state agree; "
+            f"head {verdict.head}"
+        )
         return
     click.echo(f"TAMPERED: {verdict.problem}")
     raise click.exceptions.Exit(1)
@@ -77,12 +96,17 @@ def verify(env: Env) -> None:
 
 @click.command("import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=False))
-@click.option("--format", "fmt", type=click.Choice(("csv", "ema", "journal")), help="Default: by extension (.xlsx is ema, .jsonl journal).")
+@click.option("--format", "fmt", type=click.Choice(("csv", "ema", "journal")),
+              help="Default: by extension (.xlsx is ema, .jsonl journal).")
 @click.option("--dry-run", is_flag=True, help="Check everything, write nothing.")
-@click.option("--owner", help="Owner (worldwide) of titles the file creates (EMA default: the licensor).")
+@click.option("--owner",
+              help="Owner (worldwide) of titles the file creates (EMA default: the licensor).")
 @click.option("--licensee", help="EMA: the licensee when the file names none.")
 @pass_env
-def import_(env: Env, file: Path, fmt: str | None, dry_run: bool, owner: str | None, licensee: str | None) -> None:
+def import_(
+    env: Env, file: Path, fmt: str | None, dry_run: bool, owner: str | None,
+    licensee: str | None,
+) -> None:
     """Import grants from CSV or an EMA Avails spreadsheet, or a whole journal: all or nothing.
 
     Every row is checked (values, then conflicts with the ledger and with earlier rows);
@@ -118,7 +142,8 @@ def import_(env: Env, file: Path, fmt: str | None, dry_run: bool, owner: str | N
         raise
     except ImportRefused as refused:
         for conflict in refused.result.conflicts:
-            warn(f"{file.name} row {conflict.line}: {conflict.severity}: {conflict.kind}: {conflict.message}")
+            warn(f"{file.name} row {conflict.line}: {conflict.severity}: {conflict.kind}: "
+                 f"{conflict.message}")
         raise
     for conflict in summary.warnings:
         warn(f"{file.name} row {conflict.line}: warn: {conflict.kind}: {conflict.message}")
@@ -131,12 +156,15 @@ def import_(env: Env, file: Path, fmt: str | None, dry_run: bool, owner: str | N
 
 def _format_of(file: Path) -> str:
     suffix = file.suffix.lower()
-    return {".xlsx": "ema", ".xlsm": "ema", ".jsonl": "journal", ".json": "journal"}.get(suffix, "csv")
+    by_suffix = {".xlsx": "ema", ".xlsm": "ema", ".jsonl": "journal", ".json": "journal"}
+    return by_suffix.get(suffix, "csv")
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(("csv", "ema", "journal")), default="csv", show_default=True)
-@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE (atomically); default stdout (not for ema).")
+@click.option("--format", "fmt", type=click.Choice(("csv", "ema", "journal")), default="csv",
+              show_default=True)
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write to FILE (atomically); default stdout (not for ema).")
 @pass_env
 def export(env: Env, fmt: str, output: Path | None) -> None:
     """Export every grant as CSV or an EMA Avails spreadsheet, or the whole journal.

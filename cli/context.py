@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 
 import click
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ledger.domain.dates import parse_timestamp
 from ledger.errors import BadInput, LedgerError
@@ -18,6 +18,7 @@ from ledger.persistence.database import make_engine
 from ledger.persistence.journal import timestamp_text
 from ledger.services.audit import as_recorded
 from ledger.services.ledger import Ledger
+from ledger.services.unit_of_work import refusal_for
 
 
 @dataclass
@@ -54,14 +55,44 @@ def fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+def database_error_message(exc: DBAPIError) -> str:
+    """One line for a database error that reached the CLI (no traceback, no SQL)."""
+    refusal = refusal_for(exc)
+    if refusal is not None:
+        return str(refusal)
+    lines = str(exc.orig).strip().splitlines() if exc.orig is not None else []
+    first = lines[0] if lines else type(exc).__name__
+    if isinstance(exc, OperationalError) and _cannot_connect(exc):
+        return f"cannot reach the database: {first}"
+    return f"database error: {first}"
+
+
+def _cannot_connect(exc: OperationalError) -> bool:
+    sqlite_error = getattr(exc.orig, "sqlite_errorname", None)
+    if sqlite_error is not None:
+        return bool(sqlite_error == "SQLITE_CANTOPEN")
+    # psycopg: libpq's own failures (refused, unknown host, bad password) carry no SQLSTATE.
+    state = getattr(exc.orig, "sqlstate", None)
+    return exc.connection_invalidated or state is None or str(state).startswith("08")
+
+
 class LedgerGroup(click.Group):
     """A group that turns every expected failure into one line on stderr and an exit code."""
 
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any) -> Any:
-        extra.pop("standalone_mode", None)
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         try:
             # Outside standalone mode Click returns an Exit's code instead of exiting.
-            code = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+            code = super().main(
+                args=args, prog_name=prog_name, complete_var=complete_var,
+                standalone_mode=False, **extra,
+            )
         except click.exceptions.NoArgsIsHelpError as exc:
             click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
             sys.exit(2)
@@ -77,8 +108,7 @@ class LedgerGroup(click.Group):
         except LedgerError as exc:
             fail(str(exc), exc.exit_code)
         except DBAPIError as exc:
-            first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            fail(f"database error: {first}", 1)
+            fail(database_error_message(exc), 1)
         except BrokenPipeError:
             sys.exit(0)
         sys.exit(code if isinstance(code, int) else 0)

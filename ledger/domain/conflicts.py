@@ -36,10 +36,12 @@ brute-force reference in ``tests/unit/test_conflicts_property.py``):
 3. Exemption (c) (reservation vs `sole` grant from the same grantor) is about the two
    grants themselves; it holds whatever the reservation's own exclusivity field says.
 4. Two grants to the same grantee never collide (they are one party's holdings).
-5. A grant never collides with itself: an existing grant with the proposed grant's id is
-   ignored (a re-check of a recorded grant).
-6. Holdbacks: a holdback of G runs from G's start to min(until, G's last day in force),
-   in every language, and binds P on the cells of P's scope inside it, except where P goes
+5. `existing` is taken as given, matched by content, never by id (the lines of one deal
+   may share a label). A grant never conflicts with itself anyway: same grantee, and a
+   grant is no source of rights for its own grantor.
+6. Holdbacks: a holdback of G runs from G's start to its `until`, in every language (the
+   caller has already cut `until` short where G or its agreement was terminated: a
+   grant's ordinary end does not end its holdbacks, a termination does), and binds P on the cells of P's scope inside it, except where P goes
    to G's grantee or P's grantor is G's grantee or holds through it on that cell
    (chain as in 1). Conversely for P's holdbacks binding G. A holdback binds regardless of
    anyone's exclusivity, reservations included (an owner that promised "no SVOD" is bound
@@ -59,7 +61,7 @@ brute-force reference in ``tests/unit/test_conflicts_property.py``):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
@@ -81,6 +83,7 @@ KIND_ORDER: tuple[ConflictKind, ...] = (
     "holdback",
 )
 _BINDING: frozenset[Exclusivity] = frozenset({"exclusive", "sole"})
+_STATUSES: frozenset[Status] = frozenset({"draft", "mou", "signed"})
 
 
 @dataclass(frozen=True)
@@ -175,13 +178,12 @@ def holdback_boxes(grant: GrantView) -> tuple[Box, ...]:
     if grant.is_reservation:
         return ()
     first = date.min if grant.start is None else grant.start
-    end = date.max if grant.end is None else grant.end
     boxes = (
         Box(
             holdback.rights,
             holdback.countries,
             first,
-            end if holdback.until is None else min(holdback.until, end),
+            date.max if holdback.until is None else holdback.until,
         )
         for holdback in grant.holdbacks
     )
@@ -242,12 +244,17 @@ class _Check:
     upstream: dict[str, Region]
     # party -> cells (of P's scope and P's holdbacks) where it is P's grantee or below it
     downstream: dict[str, Region]
-    # strength -> cells of P's scope P's grantor holds at least that strongly (signed)
-    held: dict[Exclusivity, Region]
-    pending_received: tuple[_Other, ...] = field(default=())
+    # cells of P's scope its grantor holds (by ownership, signed grants) only more weakly
+    # than P promises, and not at all
+    held_weakly: Region
+    not_held: Region
+    # pending grants to P's grantor, earliest recorded first
+    pending_received: tuple[_Other, ...]
 
 
 def _validate(proposed: GrantView) -> None:
+    if proposed.exclusivity not in STRENGTH:
+        raise BadInput(f"{proposed.id}: unknown exclusivity {proposed.exclusivity!r}")
     if not proposed.rights:
         raise BadInput(f"{proposed.id}: a grant needs at least one right")
     if not proposed.countries:
@@ -268,15 +275,47 @@ def _validate(proposed: GrantView) -> None:
             )
 
 
+def _parties_between(
+    start: str, wanted: set[str], links: dict[str, list[tuple[str, Box]]]
+) -> set[str]:
+    """The parties on some path of `links` from `start` to a wanted party."""
+    forward = {start}
+    stack = [start]
+    while stack:
+        for other, _ in links.get(stack.pop(), ()):
+            if other not in forward:
+                forward.add(other)
+                stack.append(other)
+    backward: dict[str, set[str]] = {}
+    for party in forward:
+        for other, _ in links.get(party, ()):
+            backward.setdefault(other, set()).add(party)
+    between = wanted & forward
+    stack = list(between)
+    while stack:
+        for other in backward.get(stack.pop(), ()):
+            if other not in between:
+                between.add(other)
+                stack.append(other)
+    return between
+
+
 def _follow_chain(
-    start: str, seed: Region, links: dict[str, list[tuple[str, Box]]]
+    start: str, seed: Region, links: dict[str, list[tuple[str, Box]]], wanted: set[str]
 ) -> dict[str, Region]:
-    """Cells on which each party is reachable from `start` through links covering them."""
+    """Cells on which each party is reachable from `start` through links covering them.
+
+    Only the parties on a path to a wanted one are followed: a chain of title can run
+    through many grants, most of which no rule asks about.
+    """
+    between = _parties_between(start, wanted, links)
     reach: dict[str, Region] = {start: seed}
     frontier: dict[str, Region] = {start: seed}
     while frontier:
         party, delta = frontier.popitem()
         for other, box in links.get(party, ()):
+            if other not in between:
+                continue
             new = delta.intersect(box)
             if not new:
                 continue
@@ -291,20 +330,43 @@ def _follow_chain(
     return reach
 
 
+def _not_held(
+    proposed: GrantView,
+    scope: Region,
+    signed: Sequence[_Other],
+    owners: Sequence[OwnershipView],
+) -> tuple[Region, Region]:
+    """The cells of `scope` P's grantor holds only more weakly than P, and not at all.
+
+    Computed by subtraction from the scope, which only shrinks, rather than by building
+    the (possibly fragmented) union of everything the grantor holds.
+    """
+    need = STRENGTH[proposed.exclusivity]
+    owned = [Box(proposed.rights, o.countries) for o in owners if o.party == proposed.grantor]
+    strong = [o.box for o in signed if STRENGTH[o.grant.exclusivity] >= need]
+    weak = [o.box for o in signed if STRENGTH[o.grant.exclusivity] < need]
+    missing = scope.subtract(*owned, *strong)
+    weakly: list[Box] = []
+    for box in weak:
+        part = missing.intersect(box)
+        if part:
+            weakly.extend(part.boxes)  # disjoint: each part leaves `missing` at once
+            missing = missing.subtract(box)
+    return Region(tuple(weakly)).coalesced(), missing
+
+
 def _snapshot(
     proposed: GrantView, existing: Sequence[GrantView], owners: Sequence[OwnershipView]
 ) -> _Check:
     box = grant_box(proposed)
     scope = Region.of(box)
-    own_holdbacks = holdback_boxes(proposed)
-    reach = Region.of(box, *own_holdbacks)
+    own_holdbacks = Region.of(*holdback_boxes(proposed))
+    reach = scope.union(own_holdbacks)
 
     others: list[_Other] = []
     reach_rights, reach_countries = reach.rights(), reach.countries()
     for grant in existing:
         # cheap rejection on plain sets before any box is built
-        if grant.id == proposed.id:
-            continue
         near = not grant.rights.isdisjoint(reach_rights) and not grant.countries.isdisjoint(
             reach_countries
         )
@@ -314,6 +376,11 @@ def _snapshot(
             for h in grant.holdbacks
         ):
             continue
+        if grant.exclusivity not in STRENGTH or grant.status not in _STATUSES:
+            raise BadInput(
+                f"{grant.id}: unknown exclusivity or status "
+                f"({grant.exclusivity!r}, {grant.status!r})"
+            )
         other_box = grant_box(grant)
         if other_box.is_empty:
             continue
@@ -323,11 +390,20 @@ def _snapshot(
 
     up_links: dict[str, list[tuple[str, Box]]] = {}
     down_links: dict[str, list[tuple[str, Box]]] = {}
+    wanted_up: set[str] = set()
+    wanted_down: set[str] = set()
+    binding = proposed.exclusivity in _BINDING
     for other in others:
         grant = other.grant
         if not grant.is_reservation:
             up_links.setdefault(grant.grantee, []).append((grant.grantor, other.box))
             down_links.setdefault(grant.grantor, []).append((grant.grantee, other.box))
+        if grant.grantee != proposed.grantee:
+            colliding = binding or grant.exclusivity in _BINDING
+            if colliding or other.holdbacks:
+                wanted_up.add(grant.grantee)
+            if colliding or own_holdbacks:
+                wanted_down.add(grant.grantor)
 
     received = [
         other
@@ -341,14 +417,16 @@ def _snapshot(
         (other for other in received if other.grant.status != "signed"),
         key=lambda other: (other.grant.recorded_seq, other.grant.id),
     )
+    held_weakly, not_held = _not_held(proposed, scope, signed, owners)
     return _Check(
         proposed=proposed,
         scope=scope,
-        holdbacks=Region.of(*own_holdbacks),
+        holdbacks=own_holdbacks,
         others=tuple(others),
-        upstream=_follow_chain(proposed.grantor, scope, up_links),
-        downstream=_follow_chain(proposed.grantee, reach, down_links),
-        held=holdings(proposed.grantor, (o.grant for o in signed), owners, box),
+        upstream=_follow_chain(proposed.grantor, scope, up_links, wanted_up),
+        downstream=_follow_chain(proposed.grantee, reach, down_links, wanted_down),
+        held_weakly=held_weakly,
+        not_held=not_held,
         pending_received=tuple(pending),
     )
 
@@ -356,7 +434,7 @@ def _snapshot(
 def _conflict(
     kind: ConflictKind, severity: Severity, other: GrantView | None, region: Region
 ) -> Conflict:
-    return Conflict(kind, severity, other, Slice.of(region), region)
+    return Conflict(kind, severity, other, Slice.of(region), region.coalesced())
 
 
 def _severity(other: GrantView) -> Severity:
@@ -419,10 +497,11 @@ def _missing(kind: ConflictKind, missing: Region, check: _Check) -> list[Conflic
             break
         if STRENGTH[other.grant.exclusivity] < need:
             continue
-        covered = missing.intersect(other.box)
-        if covered:
+        rest = missing.subtract(other.box)
+        if rest is not missing:
+            covered = missing.intersect(other.box)
             conflicts.append(_conflict(kind, "warn", other.grant, covered))
-            missing = missing.subtract(covered)
+            missing = rest
     if missing:
         conflicts.append(_conflict(kind, "block", None, missing))
     return conflicts
@@ -430,16 +509,12 @@ def _missing(kind: ConflictKind, missing: Region, check: _Check) -> list[Conflic
 
 def missing_rights(check: _Check) -> list[Conflict]:
     """The part of P's scope its grantor does not hold at all."""
-    return _missing("no-rights-in", check.scope.subtract(check.held["non-exclusive"]), check)
+    return _missing("no-rights-in", check.not_held, check)
 
 
 def missing_exclusive_rights(check: _Check) -> list[Conflict]:
     """The part of P's scope its grantor holds, but more weakly than P promises."""
-    needed = check.proposed.exclusivity
-    if needed == "non-exclusive":
-        return []
-    weak = check.held["non-exclusive"].subtract(check.held[needed])
-    return _missing("no-exclusive-rights-in", weak, check)
+    return _missing("no-exclusive-rights-in", check.held_weakly, check)
 
 
 def holdback_breaches(check: _Check) -> list[Conflict]:

@@ -6,15 +6,17 @@ A `Region` is a finite union of pairwise-disjoint boxes. The conflict engine jud
 cell by cell (one right leaf, country, day and language); this module lets it do so on whole
 sets and intervals instead of enumerating cells.
 
-Regions are kept small: every operation coalesces boxes that differ in a single dimension
-(same countries, days and languages: join the rights; abutting windows: join the days; ...),
-so that repeated subtraction does not fragment a region into thousands of slivers.
+Regions are kept small: operations coalesce boxes that differ in a single dimension (same
+countries, days and languages: join the rights; abutting windows: join the days; ...), so
+that repeated subtraction does not fragment a region into thousands of slivers. A large
+region is re-coalesced only once it has doubled since it was last coalesced, which keeps
+long runs of operations linear; `Region.coalesced()` tidies one fully for display.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import ClassVar
 
@@ -199,6 +201,10 @@ class Region:
     """
 
     boxes: tuple[Box, ...] = ()
+    # The box count when the region was last fully coalesced. Coalescing is redone once a
+    # region has doubled past it (or is small), so long runs of operations on a fragmented
+    # region stay linear instead of re-coalescing everything at every step.
+    tidy: int = field(default=0, compare=False, repr=False)
 
     EMPTY: ClassVar[Region]
 
@@ -216,42 +222,53 @@ class Region:
     def __bool__(self) -> bool:
         return bool(self.boxes)
 
+    def coalesced(self) -> Region:
+        """The same cells in as few boxes as joining along single dimensions gives."""
+        boxes = _coalesce(list(self.boxes))
+        return Region(boxes, len(boxes))
+
     def intersect(self, other: Box | Region) -> Region:
         others = _boxes_of(other)
         if len(self.boxes) == 1 and len(others) == 1:
             common = self.boxes[0].intersect(others[0])
-            return Region.EMPTY if common is None else Region((common,))
+            return Region.EMPTY if common is None else Region((common,), 1)
         pieces = [
             common
             for mine in self.boxes
             for theirs in others
             if (common := mine.intersect(theirs)) is not None
         ]
-        return Region(_coalesce(pieces))
+        return _settle(pieces, self.tidy)
 
-    def subtract(self, other: Box | Region) -> Region:
+    def subtract(self, *others: Box | Region) -> Region:
+        """`self` minus every part given (the parts may overlap one another)."""
         pieces = list(self.boxes)
-        for theirs in _boxes_of(other):
-            if not pieces:
-                break
-            next_pieces: list[Box] = []
-            for mine in pieces:
-                if mine.overlaps(theirs):
-                    next_pieces.extend(mine.subtract(theirs))
-                else:
-                    next_pieces.append(mine)
-            pieces = next_pieces
-        if len(pieces) == len(self.boxes) and all(
-            a is b for a, b in zip(pieces, self.boxes, strict=True)
-        ):
+        tidy = self.tidy
+        changed = False
+        for other in others:
+            for theirs in _boxes_of(other):
+                if not pieces:
+                    return Region.EMPTY
+                next_pieces: list[Box] = []
+                for mine in pieces:
+                    if mine.overlaps(theirs):
+                        next_pieces.extend(mine.subtract(theirs))
+                        changed = True
+                    else:
+                        next_pieces.append(mine)
+                pieces = next_pieces
+                if len(pieces) > 2 * max(tidy, _SMALL):
+                    pieces = list(_coalesce(pieces))
+                    tidy = len(pieces)
+        if not changed:
             return self
-        return Region(_coalesce(pieces))
+        return _settle(pieces, tidy)
 
     def union(self, other: Box | Region) -> Region:
         added = Region(_boxes_of(other)).subtract(self) if self.boxes else _as_region(other)
         if not added.boxes:
             return self
-        return Region(_coalesce([*self.boxes, *added.boxes]))
+        return _settle([*self.boxes, *added.boxes], self.tidy)
 
     def overlaps(self, other: Box | Region) -> bool:
         others = _boxes_of(other)
@@ -268,9 +285,13 @@ class Region:
         return any(box.contains(right, country, day, language) for box in self.boxes)
 
     def rights(self) -> frozenset[str]:
+        if len(self.boxes) == 1:
+            return self.boxes[0].rights
         return frozenset().union(*(box.rights for box in self.boxes))
 
     def countries(self) -> frozenset[str]:
+        if len(self.boxes) == 1:
+            return self.boxes[0].countries
         return frozenset().union(*(box.countries for box in self.boxes))
 
     def languages(self) -> LanguageSet:
@@ -291,6 +312,16 @@ class Region:
 
 
 Region.EMPTY = Region(())
+
+
+_SMALL = 16
+
+
+def _settle(pieces: list[Box], tidy: int) -> Region:
+    if len(pieces) <= _SMALL or len(pieces) > 2 * tidy:
+        boxes = _coalesce(pieces)
+        return Region(boxes, len(boxes))
+    return Region(tuple(pieces), tidy)
 
 
 def _boxes_of(part: Box | Region) -> tuple[Box, ...]:

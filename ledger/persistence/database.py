@@ -136,7 +136,15 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    with engine.begin() as conn:
+    """Migrate to `revision`. Concurrent upgrades (several processes using one new SQLite
+    file at once, two admins running `db upgrade`) take turns under a lock, and the later
+    ones find the schema current and do nothing."""
+    with engine.connect() as conn, immediate(conn), conn.begin():
+        if not is_sqlite(conn):
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(:a, :b)"),
+                {"a": MIGRATION_LOCK[0], "b": MIGRATION_LOCK[1]},
+            )
         command.upgrade(alembic_config(conn), revision)
 
 

@@ -10,16 +10,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, Table, func, insert, select, text
 
 from ledger.persistence.schema import JournalEntry
 
 GENESIS = "0" * 64
-J = JournalEntry.__table__
+J = cast(Table, JournalEntry.__table__)
+
+BATCH = 5000
+"""Entries buffered before they are written in one statement."""
 
 # Key of the PostgreSQL advisory lock that serialises appends to the chain.
 JOURNAL_LOCK = (72, 0)
@@ -127,8 +130,15 @@ class JournalWriter:
             self.prev_hash, digest,
         )
         self.prev_hash = digest
-        self._rows.append(asdict(entry))
-        if len(self._rows) >= 5000:
+        # Not `asdict`: it deep-copies, and an import appends a million of these.
+        self._rows.append(
+            {
+                "seq": entry.seq, "recorded_at": entry.recorded_at, "actor": entry.actor,
+                "kind": entry.kind, "subject": entry.subject, "reason": entry.reason,
+                "payload": entry.payload, "prev_hash": entry.prev_hash, "hash": entry.hash,
+            }
+        )
+        if len(self._rows) >= BATCH:
             self.flush()
         return entry
 
@@ -158,19 +168,45 @@ class ChainBreak:
     problem: str
 
 
-def verify_chain(conn: Connection) -> tuple[int, ChainBreak | None]:
-    """Recompute the chain; return how many entries were checked and the first bad one."""
+@dataclass(frozen=True)
+class Chain:
+    """What walking the chain found: how far it is intact, and where it first breaks."""
+
+    count: int
+    head_seq: int
+    head_hash: str
+    broken: ChainBreak | None
+    anchor_seq: int | None = None
+
+
+def verify_chain(conn: Connection, anchor: str | None = None) -> Chain:
+    """Recompute the chain from the genesis; stop at the first bad entry.
+
+    `anchor` is a head hash (or a prefix of one) noted outside the database earlier, by a
+    previous `verify`: the chain must still hold that entry. That is what catches a journal
+    cut short at its end, which breaks no link and may leave no trace in the state.
+    """
     prev = GENESIS
-    expected_seq = 1
+    head_seq = 0
     count = 0
+    anchor_seq: int | None = None
     for entry in entries(conn):
         count += 1
+        expected_seq = head_seq + 1
         if entry.seq != expected_seq:
-            return count, ChainBreak(entry.seq, f"sequence gap: expected entry {expected_seq}, found {entry.seq}")
+            problem = (
+                f"is missing (the next entry found is {entry.seq})" if entry.seq > expected_seq
+                else f"is out of order (found entry {entry.seq} where entry {expected_seq} belongs)"
+            )
+            return Chain(count, head_seq, prev, ChainBreak(expected_seq, problem), anchor_seq)
         if entry.prev_hash != prev:
-            return count, ChainBreak(entry.seq, "its link to the previous entry is broken (edited, removed or reordered)")
+            problem = "its link to the previous entry is broken (edited, removed or reordered)"
+            return Chain(count, head_seq, prev, ChainBreak(entry.seq, problem), anchor_seq)
         if entry.expected_hash() != entry.hash:
-            return count, ChainBreak(entry.seq, "its content no longer matches its hash (edited)")
+            problem = "its content no longer matches its hash (edited)"
+            return Chain(count, head_seq, prev, ChainBreak(entry.seq, problem), anchor_seq)
+        if anchor is not None and anchor_seq is None and entry.hash.startswith(anchor):
+            anchor_seq = entry.seq
         prev = entry.hash
-        expected_seq += 1
-    return count, None
+        head_seq = entry.seq
+    return Chain(count, head_seq, prev, None, anchor_seq)

@@ -10,9 +10,9 @@ large import is not one round trip per row.
 from __future__ import annotations
 
 import json
-
 from collections.abc import Callable, Mapping
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -51,6 +51,10 @@ E = ReleaseEvent.__table__
 T = Title.__table__
 
 
+BATCH = 5000
+"""Grant rows buffered before they are written in one statement."""
+
+
 def _day(value: object) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else None
 
@@ -77,13 +81,21 @@ class Projector:
             "grant.terminated": self._grant_terminated,
         }
 
-    def apply(self, entry: Entry) -> None:
+    def apply(
+        self, entry: Entry, data: dict[str, Any] | None = None, spec: GrantSpec | None = None
+    ) -> None:
+        """Project `entry`. A caller that has its payload (`data`) and, for grant.added,
+        the grant it describes (`spec`, as `GrantSpec.from_payload(data)` would read it)
+        may pass them, so that a bulk import does not parse back what it just wrote."""
         handler = self._handlers.get(entry.kind)
         if handler is None:
             raise ValueError(f"journal entry {entry.seq} has an unknown kind {entry.kind!r}")
-        data = entry.data
-        if entry.kind != "grant.added":
-            self.flush()
+        if data is None:
+            data = entry.data
+        if entry.kind == "grant.added":
+            self._grant_added(entry, data, spec)
+            return
+        self.flush()
         handler(entry, data)
 
     def flush(self) -> None:
@@ -167,20 +179,24 @@ class Projector:
 
     # -- grants ------------------------------------------------------------------------
 
-    def _grant_added(self, entry: Entry, data: dict[str, Any]) -> None:
+    def _grant_added(self, entry: Entry, data: dict[str, Any], spec: GrantSpec | None = None) -> None:
         grant_id = int(data["id"])
-        spec = GrantSpec.from_payload(data)
+        if spec is None:
+            spec = GrantSpec.from_payload(data)
         first, last = self._days(spec, None)
         self._grants.append(
             {
-                "id": grant_id, **_grant_columns(spec), "terminated_on": None,
+                "id": grant_id, **_grant_columns(spec, data), "terminated_on": None,
                 "first_day": first, "last_day": last,
                 "conflict_reason": entry.reason if data.get("conflicts_allowed") else None,
                 "external_refs": _refs_text(spec.external_refs), "recorded_seq": entry.seq,
             }
         )
         self._terms.extend(_territory_rows(grant_id, spec))
-        self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
+        if spec.holdbacks:
+            self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
+        if len(self._grants) >= BATCH:
+            self.flush()
 
     def _grant_amended(self, _entry: Entry, data: dict[str, Any]) -> None:
         grant_id = int(data["id"])
@@ -270,12 +286,14 @@ def holdback_rights(holdback: HoldbackSpec) -> list[str]:
     return list(RIGHTS.compact(holdback.rights))
 
 
-def _grant_columns(spec: GrantSpec) -> dict[str, Any]:
-    payload = spec.as_payload()
+def _grant_columns(spec: GrantSpec, payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The columns of `spec`; `payload`, when given, is `spec.as_payload()` (or a superset)."""
+    if payload is None:
+        payload = spec.as_payload()
     languages = payload["languages"]
     return {
         "agreement_ref": spec.agreement, "title_id": spec.title, "grantor_id": spec.grantor,
-        "grantee_id": spec.grantee, "rights": ";".join(RIGHTS.compact(spec.rights)),
+        "grantee_id": spec.grantee, "rights": _rights_text(spec.rights),
         "territory": spec.territory.text,
         "languages": ";".join(languages) if isinstance(languages, list) else None,
         "start": payload["start"], "end": payload["end"], "exclusivity": spec.exclusivity,
@@ -283,10 +301,24 @@ def _grant_columns(spec: GrantSpec) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=4096)
+def _rights_text(rights: frozenset[str]) -> str:
+    return ";".join(RIGHTS.compact(rights))
+
+
+@lru_cache(maxsize=4096)
+def _terms_of(text: str) -> tuple[tuple[str, bool], ...]:
+    """The (code, excluded) terms of a stored territory expression."""
+    expr = parse_territory(text)
+    return (*((code, False) for code in expr.includes), *((code, True) for code in expr.excludes))
+
+
 def _territory_rows(grant_id: int, spec: GrantSpec) -> list[dict[str, Any]]:
-    rows = [{"grant_id": grant_id, "code": code, "excluded": False} for code in spec.territory.includes]
-    rows += [{"grant_id": grant_id, "code": code, "excluded": True} for code in spec.territory.excludes]
-    return rows
+    # From the stored text, so that a replay of the journal gives the very same rows.
+    return [
+        {"grant_id": grant_id, "code": code, "excluded": excluded}
+        for code, excluded in _terms_of(spec.territory.text)
+    ]
 
 
 def _refs_text(refs: Mapping[str, str]) -> str | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from ledger.domain.conflicts import GrantView, check_grant
+from ledger.domain.conflicts import check_grant
 from ledger.domain.eidr import normalise_eidr
 from ledger.domain.grants import AGREEMENT_STATUSES, GrantSpec
 from ledger.domain.territories import parse_territory
@@ -30,12 +30,10 @@ from ledger.persistence.schema import (
 from ledger.services.checks import CheckResult, ReportedConflict, explain
 from ledger.services.unit_of_work import Work, run_write
 from ledger.services.views import (
+    TitleScope,
     grant_label,
-    owners_of,
     parse_grant_label,
     proposed_view,
-    relevant_views,
-    title_events,
 )
 
 A = Agreement.__table__
@@ -298,29 +296,27 @@ def check_specs(
     specs: Sequence[GrantSpec],
     lines: Sequence[int] | None = None,
     exclude: str | None = None,
+    statuses: Sequence[str] | None = None,
+    source_label: str = "line",
 ) -> CheckResult:
     """Each line against the ledger, and against the lines before it in the same deal.
 
-    Lines of one deal are taken as signed together, so a collision between them blocks.
+    Lines of one deal are taken as signed together, so a collision between them blocks;
+    `statuses` (an import file's status column) says otherwise line by line.
     """
     found: list[ReportedConflict] = []
-    earlier: dict[str, list[GrantView]] = {}
-    cache: dict[tuple[str, frozenset[str]], tuple[list[GrantView], Any, Any]] = {}
+    scopes: dict[str, TitleScope] = {}
     for index, spec in enumerate(specs):
         line = lines[index] if lines is not None else None
-        key = (spec.title, spec.rights)
-        if key not in cache:
-            views = relevant_views(conn, spec.title, spec.rights)
-            if exclude is not None:
-                views = [v for v in views if v.id != exclude]
-            cache[key] = (views, owners_of(conn, spec.title), title_events(conn, spec.title))
-        views, owners, events = cache[key]
-        label = f"line {line}" if line is not None else "proposed"
-        proposed = proposed_view(spec, events, label, seq=10**12 + index)
-        others = views + earlier.get(spec.title, [])
-        for conflict in check_grant(proposed, others, owners):
+        scope = scopes.get(spec.title)
+        if scope is None:
+            scope = scopes[spec.title] = TitleScope.load(conn, spec.title, exclude)
+        label = f"{source_label} {line}" if line is not None else "proposed"
+        status = statuses[index] if statuses is not None else "signed"
+        proposed = proposed_view(spec, scope.events, label, status, seq=10**12 + index)
+        for conflict in check_grant(proposed, scope.around(proposed), scope.owners):
             found.append(explain(conflict, proposed, line))
-        earlier.setdefault(spec.title, []).append(proposed)
+        scope.add_line(index, proposed)
     return CheckResult(tuple(found))
 
 

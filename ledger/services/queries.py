@@ -5,15 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, bindparam, or_, select
 
 from ledger.domain.conflicts import GrantView, check_grant
 from ledger.domain.rights import RIGHTS
 from ledger.domain.territories import TerritoryExpr, compact, groups_containing
 from ledger.errors import BadInput, NotFound
-from ledger.persistence.schema import Agreement, GrantTerritory, Holdback, RightsGrant, Title
+from ledger.persistence.schema import (
+    Agreement,
+    GrantTerritory,
+    Holdback,
+    Ownership,
+    RightsGrant,
+    Title,
+)
 from ledger.services.views import (
     countries_of,
     grant_label,
@@ -26,6 +34,7 @@ A = Agreement.__table__
 G = RightsGrant.__table__
 GT = GrantTerritory.__table__
 H = Holdback.__table__
+O = Ownership.__table__  # noqa: E741
 T = Title.__table__
 
 PENDING = ("draft", "mou")
@@ -130,25 +139,49 @@ def who_holds(
     if title is not None:
         query = query.where(G.c.title_id == title)
     chains = _Chains(conn, period)
-    found = []
+    covering = []
     for row in conn.execute(query):
         overlap = countries_of(row.territory) & asked
         held = rights_of(row.rights)
         if not overlap or (rights is not None and not held & rights):
             continue
         shown = held & rights if rights is not None else held
-        found.append(
-            Holding(
-                title=row.title_id, rights=RIGHTS.compact(shown), holder=row.grantee_id,
-                grantor=row.grantor_id, exclusivity=row.exclusivity, grant=grant_label(row.id),
-                agreement=row.agreement_ref, status=row.status,
-                territory=compact(countries_of(row.territory)),
-                countries=tuple(sorted(overlap)), start=row.first_day, end=row.last_day,
-                start_text=row.start, end_text=row.end,
-                chain=chains.of(row.title_id, row.grantor_id, row.grantee_id, overlap, shown),
-            )
+        covering.append((row, overlap, shown))
+    # Chains of title need each title's owners and the grants upstream of each grantor:
+    # read them for all the rows at once rather than row by row.
+    chains.prefetch({row.title_id for row, _, _ in covering})
+    return [
+        Holding(
+            title=row.title_id, rights=_compact_rights(shown), holder=row.grantee_id,
+            grantor=row.grantor_id, exclusivity=row.exclusivity, grant=grant_label(row.id),
+            agreement=row.agreement_ref, status=row.status,
+            territory=_compact_territory(row.territory),
+            countries=tuple(sorted(overlap)), start=row.first_day, end=row.last_day,
+            start_text=row.start, end_text=row.end,
+            chain=chains.of(row.title_id, row.grantor_id, row.grantee_id, overlap, shown),
         )
-    return found
+        for row, overlap, shown in covering
+    ]
+
+
+@lru_cache(maxsize=4096)
+def _compact_rights(rights: frozenset[str]) -> tuple[str, ...]:
+    return RIGHTS.compact(rights)
+
+
+@lru_cache(maxsize=4096)
+def _compact_territory(text: str) -> str:
+    return compact(countries_of(text))
+
+
+# Built once: the statement's compiled form is then reused, query after query.
+_RECEIVED = select(G.c.grantor_id, G.c.territory, G.c.rights).where(
+    G.c.title_id == bindparam("title"),
+    G.c.grantee_id == bindparam("party"),
+    G.c.grantor_id != bindparam("party"),
+    or_(G.c.first_day.is_(None), G.c.first_day <= bindparam("last")),
+    or_(G.c.last_day.is_(None), G.c.last_day >= bindparam("first")),
+)
 
 
 class _Chains:
@@ -160,6 +193,21 @@ class _Chains:
         self._owners: dict[str, list[tuple[str, frozenset[str]]]] = {}
         self._received: dict[tuple[str, str], list[tuple[str, frozenset[str], frozenset[str]]]] = {}
 
+    def prefetch(self, titles: set[str]) -> None:
+        """Read the owners of `titles` in a few queries."""
+        wanted = sorted(titles - self._owners.keys())
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            for title in chunk:
+                self._owners[title] = []
+            rows = self.conn.execute(
+                select(O.c.title_id, O.c.party_id, O.c.territory)
+                .where(O.c.title_id.in_(chunk))
+                .order_by(O.c.title_id, O.c.position)
+            )
+            for row in rows:
+                self._owners[row.title_id].append((row.party_id, countries_of(row.territory)))
+
     def _is_owner(self, title: str, party: str, countries: frozenset[str]) -> bool:
         if title not in self._owners:
             self._owners[title] = [(o.party, o.countries) for o in owners_of(self.conn, title)]
@@ -169,11 +217,8 @@ class _Chains:
         key = (title, party)
         if key not in self._received:
             rows = self.conn.execute(
-                select(G.c.grantor_id, G.c.territory, G.c.rights).where(
-                    G.c.title_id == title, G.c.grantee_id == party, G.c.grantor_id != party,
-                    or_(G.c.first_day.is_(None), G.c.first_day <= self.period.last),
-                    or_(G.c.last_day.is_(None), G.c.last_day >= self.period.first),
-                )
+                _RECEIVED,
+                {"title": title, "party": party, "first": self.period.first, "last": self.period.last},
             )
             self._received[key] = [
                 (r.grantor_id, countries_of(r.territory), rights_of(r.rights)) for r in rows

@@ -2,31 +2,62 @@
 
 An import checks every row (its values, then conflicts with the ledger and with the
 rows before it) inside one transaction, and writes nothing unless every row passes.
+It streams: a CSV file is read a chunk of rows at a time, each grant is journaled and
+projected as soon as it is checked, and only the titles being worked on are held in
+memory, so a million-row file needs no more memory than a thousand-row one.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+from array import array
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, select, text
 
-from ledger.domain.grants import GrantSpec, parse_bound, parse_end, parse_exclusivity
+from ledger.domain.conflicts import GrantView, OwnershipView, check_grant
+from ledger.domain.grants import (
+    Bound,
+    EndBound,
+    Exclusivity,
+    GrantSpec,
+    bound_text,
+    parse_bound,
+    parse_end,
+    parse_exclusivity,
+)
 from ledger.domain.languages import parse_languages
-from ledger.domain.rights import parse_rights
-from ledger.domain.territories import parse_territory
+from ledger.domain.rights import RIGHTS, parse_rights
+from ledger.domain.territories import TerritoryExpr, parse_territory
 from ledger.errors import BadInput, LedgerError
-from ledger.io.csv_format import read_csv
+from ledger.io.csv_format import (
+    CSV_COLUMNS,
+    NAME_COLUMNS,
+    REQUIRED_VALUES,
+    _index_header,
+    _make_row,
+)
 from ledger.io.ema import read_ema
 from ledger.io.rows import GrantRow, RowErrors
+from ledger.persistence.database import is_sqlite
 from ledger.persistence.schema import Agreement, Party, RightsGrant, Title
-from ledger.services.checks import CheckResult, ReportedConflict
-from ledger.services.ledger import Ledger, check_specs, next_grant_id
+from ledger.services.checks import CheckResult, ReportedConflict, explain
+from ledger.services.ledger import Ledger, next_grant_id
 from ledger.services.unit_of_work import Work
-from ledger.services.views import grant_label
+from ledger.services.views import (
+    TitleScope,
+    countries_of,
+    grant_label,
+    proposed_view,
+    view_of_row,
+)
 
 A = Agreement.__table__
 G = RightsGrant.__table__
@@ -36,14 +67,143 @@ T = Title.__table__
 FORMATS = ("csv", "ema")
 Progress = Callable[[int], None]
 
+CHUNK = 1000
+"""Rows read, looked up and written together."""
+OPEN_TITLES = 256
+"""Titles whose grants an import keeps at hand; one seen again later is read back."""
+IMPORT_CACHE_KIB = 64 * 1024
+"""SQLite page cache for an import: the indexes of a large ledger stay in memory."""
+STATUSES = ("draft", "mou", "signed")
 
-def read_rows(path: Path, fmt: str, licensee: str = "") -> list[GrantRow]:
-    """The rows of a CSV or EMA Avails file (`licensee` for EMA files that name none)."""
+
+class RowFile:
+    """The rows of a CSV file, read as they are needed (again on each pass), never all
+    at once. `len()` counts its lines, an upper bound of its rows, for a progress bar."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __len__(self) -> int:
+        lines = 0
+        with self.path.open("rb") as stream:
+            while block := stream.read(1 << 20):
+                lines += block.count(b"\n")
+        return max(0, lines - 1)
+
+    def __iter__(self) -> Iterator[GrantRow]:
+        errors: list[tuple[int, str]] = []
+        yield from self.rows(errors)
+        if errors:
+            raise RowErrors(self.path.name, errors)
+
+    def rows(self, errors: list[tuple[int, str]]) -> Iterator[GrantRow]:
+        """The well-formed rows; each malformed one is added to `errors` as (row, problem)."""
+        name = self.path.name
+        try:
+            # utf-8-sig drops the BOM Excel writes; newline="" lets csv handle CRLF and
+            # line breaks inside quoted cells.
+            with self.path.open(encoding="utf-8-sig", newline="") as stream:
+                reader = csv.reader(stream)
+                header: list[str] | None = None
+                for record in reader:
+                    if any(cell.strip() for cell in record):
+                        header = record
+                        break
+                if header is None:
+                    raise BadInput(
+                        f"{name}: empty file; expected a header row: {','.join(CSV_COLUMNS)}"
+                    )
+                columns = _index_header(header, name, reader.line_num)
+                make_row = _RowMaker(header, columns)
+                line_after_previous = reader.line_num
+                for record in reader:
+                    # A record may span lines (a quoted line break): report where it starts.
+                    line = line_after_previous + 1
+                    line_after_previous = reader.line_num
+                    row = make_row(record, line)
+                    if row is None:
+                        if not any(cell.strip() for cell in record):
+                            continue
+                        row, problem = _make_row(record, line, header, columns)
+                        if problem:
+                            errors.append((line, problem))
+                            continue
+                    if row is not None:
+                        yield row
+        except UnicodeDecodeError as error:
+            raise BadInput(
+                f"{name}: not UTF-8 text (bad byte at offset {error.start}); "
+                "save the file as CSV UTF-8"
+            ) from None
+        except OSError as error:
+            raise BadInput(f"{name}: cannot read file ({error.strerror})") from None
+
+
+class _RowMaker:
+    """`csv_format._make_row` for the common case, at a fraction of its cost: a row with
+    every required value and no stray cells. Anything else returns None, and the caller
+    asks `_make_row` for the problem (or skips a blank line)."""
+
+    def __init__(self, header: list[str], columns: dict[str, int]) -> None:
+        self.width = len(header)
+        self.positions = tuple(columns.get(c, -1) for c in (*CSV_COLUMNS, *NAME_COLUMNS))
+        self.required = tuple(columns[c] for c in REQUIRED_VALUES)
+        known = set(CSV_COLUMNS) | set(NAME_COLUMNS)
+        self.extras = tuple(
+            (header[position].strip(), position)
+            for key, position in columns.items()
+            if key not in known
+        )
+
+    def __call__(self, record: list[str], line: int) -> GrantRow | None:
+        width = len(record)
+        if width > self.width or width < self.width and any(p >= width for p in self.required):
+            return None
+        values = [record[p].strip() if 0 <= p < width else "" for p in self.positions]
+        for position in self.required:
+            if not record[position].strip():
+                return None
+        extras = {}
+        for column, position in self.extras:
+            if position < width and (cell := record[position].strip()):
+                extras[column] = cell
+        return GrantRow(line, *values, extras=extras)
+
+
+def read_rows(path: Path, fmt: str, licensee: str = "") -> RowFile | list[GrantRow]:
+    """The rows of a CSV or EMA Avails file (`licensee` for EMA files that name none).
+
+    A CSV file is read lazily, as the import goes (see `RowFile`)."""
     if not path.is_file():
         raise BadInput(f"no such file: {path}")
     if fmt == "ema":
         return read_ema(path, licensee=licensee)
-    return read_csv(path)
+    return RowFile(path)
+
+
+# A catalogue repeats the same few hundred territories, rights lists and dates.
+_territory = lru_cache(maxsize=4096)(parse_territory)
+_exclusivity = lru_cache(maxsize=64)(parse_exclusivity)
+
+
+@lru_cache(maxsize=4096)
+def _rights(text: str) -> frozenset[str]:
+    return parse_rights(text.replace(",", ";").split(";"))
+
+
+@lru_cache(maxsize=32768)
+def _bound(text: str) -> Bound:
+    return parse_bound(text)
+
+
+@lru_cache(maxsize=32768)
+def _end(text: str) -> EndBound:
+    return parse_end(text)
+
+
+@lru_cache(maxsize=1024)
+def _languages(text: str) -> frozenset[str] | None:
+    return parse_languages(text.replace(";", ",")) if text.strip() else None
 
 
 def spec_from_row(row: GrantRow, default_status: str = "signed") -> tuple[GrantSpec, str]:
@@ -51,19 +211,21 @@ def spec_from_row(row: GrantRow, default_status: str = "signed") -> tuple[GrantS
     if not row.start.strip():
         raise BadInput("no start date")
     status = (row.status or default_status).strip().lower()
-    if status not in ("draft", "mou", "signed"):
+    if status not in STATUSES:
         raise BadInput(f"unknown status {row.status!r} (use draft, mou or signed)")
+    exclusivity: Exclusivity = _exclusivity(row.exclusivity)
+    territory: TerritoryExpr = _territory(row.territory)
     spec = GrantSpec(
         agreement=row.agreement.strip(),
         title=row.title.strip(),
         grantor=row.grantor.strip(),
         grantee=row.grantee.strip(),
-        rights=parse_rights(row.rights.replace(",", ";").split(";")),
-        territory=parse_territory(row.territory),
-        start=parse_bound(row.start),
-        end=parse_end(row.end),
-        exclusivity=parse_exclusivity(row.exclusivity),
-        languages=parse_languages(row.language.replace(";", ",")) if row.language.strip() else None,
+        rights=_rights(row.rights),
+        territory=territory,
+        start=_bound(row.start),
+        end=_end(row.end),
+        exclusivity=exclusivity,
+        languages=_languages(row.language),
         external_refs=dict(row.extras),
     )
     return spec, status
@@ -128,7 +290,7 @@ class _DryRun(Exception):
 
 def import_rows(
     ledger: Ledger,
-    rows: Sequence[GrantRow],
+    rows: Iterable[GrantRow],
     source: str,
     owner: str | None = None,
     owner_from_grantor: bool = False,
@@ -136,29 +298,18 @@ def import_rows(
     progress: Progress | None = None,
 ) -> ImportSummary:
     """Import rows all or nothing. Missing parties, titles and agreements are created;
-    a created title is owned worldwide by `owner` (or, for EMA, by the row's licensor)."""
-    specs, lines, statuses = specs_from_rows(rows, source)
+    a created title is owned worldwide by `owner` (or, for EMA, by the row's licensor).
+
+    Every row is checked against the ledger and the rows before it. Bad rows (values,
+    missing owners, terminated agreements) are all reported, with their row numbers, in
+    one `RowErrors`; otherwise blocking conflicts in one `ImportRefused`."""
+    if isinstance(rows, Iterator):
+        rows = list(rows)  # a retried transaction reads them again
 
     def step(work: Work) -> ImportSummary:
-        summary = ImportSummary(dry_run=dry_run)
-        _create_missing(work, rows, specs, statuses, owner, owner_from_grantor, summary, source)
-        work.projector.flush()
-        result = check_specs(work.conn, specs, lines, statuses=statuses, source_label="row")
-        if not result.clear:
-            raise ImportRefused(result, source)
-        summary.warnings = list(result.conflicts)
-        grant_id = next_grant_id(work.conn)
-        for index, spec in enumerate(specs):
-            work.record("grant.added", f"grant:{grant_label(grant_id)}", {"id": grant_id, **spec.as_payload()})
-            grant_id += 1
-            if progress is not None and index % 1000 == 999:
-                progress(1000)
-        if progress is not None:
-            progress(len(specs) % 1000)
-        summary.grants = len(specs)
-        if dry_run:
-            raise _DryRun(summary)
-        return summary
+        run = _Import(work, source, owner, owner_from_grantor, dry_run)
+        with _bulk_cache(work.conn):
+            return run.feed(rows, progress)
 
     try:
         return ledger.write(step, whole=True)  # type: ignore[no-any-return]
@@ -166,58 +317,233 @@ def import_rows(
         return done.summary
 
 
-def _create_missing(
-    work: Work,
-    rows: Sequence[GrantRow],
-    specs: Sequence[GrantSpec],
-    statuses: Sequence[str],
-    owner: str | None,
-    owner_from_grantor: bool,
-    summary: ImportSummary,
-    source: str,
-) -> None:
-    conn = work.conn
-    known_parties = _existing(conn, P.c.id, {p for s in specs for p in (s.grantor, s.grantee)} | ({owner} if owner else set()))
-    known_titles = _existing(conn, T.c.id, {s.title for s in specs})
-    known_agreements = _existing(conn, A.c.ref, {s.agreement for s in specs})
-    errors: list[tuple[int, str]] = []
-    for row, spec, status in zip(rows, specs, statuses, strict=True):
+class _bulk_cache:
+    """A larger SQLite page cache for the length of an import (then the usual one)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.before: int | None = None
+
+    def __enter__(self) -> None:
+        if is_sqlite(self.conn):
+            self.before = int(self.conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
+            self.conn.exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}")
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.before is not None:
+            self.conn.exec_driver_sql(f"PRAGMA cache_size={self.before}")
+
+
+class _Import:
+    """One import run: creates what rows name, checks each row, then journals it."""
+
+    def __init__(
+        self, work: Work, source: str, owner: str | None, owner_from_grantor: bool, dry_run: bool
+    ) -> None:
+        self.work = work
+        self.conn = work.conn
+        self.source = source
+        self.owner = owner
+        self.owner_from_grantor = owner_from_grantor
+        self.summary = ImportSummary(dry_run=dry_run)
+        self.errors: list[tuple[int, str]] = []
+        self.conflicts: list[ReportedConflict] = []
+        self.parties: set[str] = set()
+        self.titles: set[str] = set()
+        self.agreements: set[str] = set()
+        self.terminated: set[str] = set()
+        self.looked_up: set[tuple[str, str]] = set()
+        # Titles this import created and has not written a grant on yet: known empty.
+        self.fresh: dict[str, str] = {}
+        self.first_id = next_grant_id(self.conn)
+        # Per written grant (by id - first_id): its row and its status, to read it back.
+        self.lines = array("q")
+        self.statuses = bytearray()
+        self.scopes: OrderedDict[str, TitleScope] = OrderedDict()
+        self.worldwide = countries_of("WW")
+        self.payload_checked = False
+
+    def feed(self, rows: Iterable[GrantRow], progress: Progress | None) -> ImportSummary:
+        stream = rows.rows(self.errors) if isinstance(rows, RowFile) else iter(rows)
+        while chunk := list(islice(stream, CHUNK)):
+            parsed = self._parse(chunk)
+            self._look_up(parsed)
+            # What the rows name first, then their grants: the grant rows of a chunk are
+            # written together rather than between parties, titles and agreements.
+            ready = [item for item in parsed if self._create_missing(*item)]
+            if not self.errors:
+                for row, spec, status in ready:
+                    self._check_and_write(row, spec, status)
+            if progress is not None:
+                progress(len(chunk))
+        if self.errors:
+            raise RowErrors(self.source, self.errors)
+        self.work.projector.flush()
+        result = CheckResult(tuple(self.conflicts))
+        if not result.clear:
+            raise ImportRefused(result, self.source)
+        self.summary.warnings = list(result.conflicts)
+        self.summary.grants = len(self.lines)
+        if self.summary.dry_run:
+            raise _DryRun(self.summary)
+        return self.summary
+
+    def _parse(self, chunk: list[GrantRow]) -> list[tuple[GrantRow, GrantSpec, str]]:
+        parsed = []
+        for row in chunk:
+            try:
+                spec, status = spec_from_row(row)
+            except BadInput as exc:
+                self.errors.append((row.row, str(exc)))
+                continue
+            parsed.append((row, spec, status))
+        return parsed
+
+    def _look_up(self, parsed: list[tuple[GrantRow, GrantSpec, str]]) -> None:
+        """Which of the parties, titles and agreements a chunk names the ledger has."""
+        wanted: dict[str, set[str]] = {"party": set(), "title": set(), "agreement": set()}
+        if self.owner:
+            wanted["party"].add(self.owner)
+        for _row, spec, _status in parsed:
+            wanted["party"].update((spec.grantor, spec.grantee))
+            wanted["title"].add(spec.title)
+            wanted["agreement"].add(spec.agreement)
+        for kind, names in wanted.items():
+            names -= {name for name in names if (kind, name) in self.looked_up}
+            self.looked_up.update((kind, name) for name in names)
+        self.parties |= _existing(self.conn, P.c.id, wanted["party"])
+        self.titles |= _existing(self.conn, T.c.id, wanted["title"])
+        ordered = sorted(wanted["agreement"])
+        for start in range(0, len(ordered), 500):
+            query = select(A.c.ref, A.c.status).where(A.c.ref.in_(ordered[start : start + 500]))
+            for ref, status in self.conn.execute(query):
+                self.agreements.add(ref)
+                if status == "terminated":
+                    self.terminated.add(ref)
+
+    def _create_missing(self, row: GrantRow, spec: GrantSpec, status: str) -> bool:
+        """Record the parties, title and agreement the row names but the ledger lacks;
+        False (and an error) when the row cannot be imported."""
+        work = self.work
         names = {spec.grantor: row.grantor_name, spec.grantee: row.grantee_name}
         for party in (spec.grantor, spec.grantee):
-            if party not in known_parties:
+            if party not in self.parties:
                 work.record("party.added", f"party:{party}", {"id": party, "name": names[party] or party, "country": None})
-                known_parties.add(party)
-                summary.parties.append(party)
-        if spec.title not in known_titles:
-            title_owner = spec.grantor if owner_from_grantor and owner is None else owner
+                self.parties.add(party)
+                self.summary.parties.append(party)
+        if spec.title not in self.titles:
+            title_owner = spec.grantor if self.owner_from_grantor and self.owner is None else self.owner
             if title_owner is None:
-                errors.append((row.row, f"title {spec.title!r} is not in the ledger: give --owner PARTY to create it"))
-                continue
-            if title_owner not in known_parties:
-                errors.append((row.row, f"no party {title_owner!r} to own {spec.title!r}"))
-                continue
+                self.errors.append((row.row, f"title {spec.title!r} is not in the ledger: give --owner PARTY to create it"))
+                return False
+            if title_owner not in self.parties:
+                self.errors.append((row.row, f"no party {title_owner!r} to own {spec.title!r}"))
+                return False
             work.record(
                 "title.added", f"title:{spec.title}",
                 {"id": spec.title, "name": row.title_name or spec.title, "original_name": None,
                  "kind": "film", "year": None, "origin": None, "eidr": None, "parent": None,
                  "owners": [{"party": title_owner, "territory": "WW", "share": None}]},
             )
-            known_titles.add(spec.title)
-            summary.titles.append(spec.title)
-        if spec.agreement not in known_agreements:
+            self.titles.add(spec.title)
+            self.fresh[spec.title] = title_owner
+            self.summary.titles.append(spec.title)
+        if spec.agreement not in self.agreements:
             work.record(
                 "agreement.added", f"agreement:{spec.agreement}",
                 {"ref": spec.agreement, "parties": list(dict.fromkeys((spec.grantor, spec.grantee))),
-                 "status": status, "signed_on": None, "note": f"created by import of {source}"},
+                 "status": status, "signed_on": None, "note": f"created by import of {self.source}"},
             )
-            known_agreements.add(spec.agreement)
-            summary.agreements.append(spec.agreement)
-    if errors:
-        raise RowErrors(source, errors)
-    terminated = {r.ref for r in conn.execute(select(A.c.ref).where(A.c.status == "terminated", A.c.ref.in_(sorted(known_agreements))))}
-    bad = [(row.row, f"agreement {spec.agreement} is terminated") for row, spec in zip(rows, specs, strict=True) if spec.agreement in terminated]
-    if bad:
-        raise RowErrors(source, bad)
+            self.agreements.add(spec.agreement)
+            self.summary.agreements.append(spec.agreement)
+        if spec.agreement in self.terminated:
+            self.errors.append((row.row, f"agreement {spec.agreement} is terminated"))
+            return False
+        return True
+
+    def _scope(self, title: str) -> TitleScope:
+        scope = self.scopes.get(title)
+        if scope is not None:
+            self.scopes.move_to_end(title)
+            return scope
+        fresh_owner = self.fresh.pop(title, None)
+        if fresh_owner is not None:
+            scope = TitleScope([OwnershipView(fresh_owner, self.worldwide)], [])
+        else:
+            # Seen before (and let go) or already in the ledger: its grants, this file's
+            # earlier rows among them, are read back from the database.
+            self.work.projector.flush()
+            scope = TitleScope.load(self.conn, title, first_new=self.first_id, new_view=self._line_view)
+        self.scopes[title] = scope
+        if len(self.scopes) > OPEN_TITLES:
+            self.scopes.popitem(last=False)
+        return scope
+
+    def _line_view(self, row: Row[tuple[object, ...]], index: int) -> GrantView:
+        """A grant this import wrote, back as the row it was checked as."""
+        return replace(
+            view_of_row(row), id=f"row {self.lines[index]}",
+            status=STATUSES[self.statuses[index]],  # type: ignore[arg-type]
+            recorded_seq=10**12 + index,
+        )
+
+    def _payload(self, grant_id: int, spec: GrantSpec) -> dict[str, Any]:
+        """`{"id": ..., **spec.as_payload()}`, built from cached pieces; the first row of
+        each import is built both ways and the fast way kept only if they agree."""
+        fast = {"id": grant_id, **_row_payload(spec)}
+        if self.payload_checked:
+            return fast
+        slow = {"id": grant_id, **spec.as_payload()}
+        if json.dumps(fast, sort_keys=True) != json.dumps(slow, sort_keys=True):
+            return slow
+        self.payload_checked = True
+        return fast
+
+    def _check_and_write(self, row: GrantRow, spec: GrantSpec, status: str) -> None:
+        index = len(self.lines)
+        scope = self._scope(spec.title)
+        proposed = proposed_view(spec, scope.events, f"row {row.row}", status, seq=10**12 + index)
+        for conflict in check_grant(proposed, scope.around(proposed), scope.owners):
+            self.conflicts.append(explain(conflict, proposed, row.row))
+        scope.add_line(index, proposed)
+        grant_id = self.first_id + index
+        payload = self._payload(grant_id, spec)
+        entry = self.work.journal.append("grant.added", f"grant:{grant_label(grant_id)}", payload, None)
+        self.work.projector.apply(entry, payload, spec)
+        self.work.last_hash = entry.hash
+        self.lines.append(row.row)
+        self.statuses.append(STATUSES.index(status))
+
+
+@lru_cache(maxsize=4096)
+def _compact_rights(rights: frozenset[str]) -> list[str]:
+    return list(RIGHTS.compact(rights))
+
+
+@lru_cache(maxsize=32768)
+def _bound_text(bound: EndBound) -> str | None:
+    return bound_text(bound)
+
+
+def _row_payload(spec: GrantSpec) -> dict[str, object]:
+    """`spec.as_payload()` for a file row (no holdbacks, no notice date), from caches."""
+    if spec.holdbacks or spec.notice_on is not None:
+        return spec.as_payload()
+    return {
+        "agreement": spec.agreement,
+        "title": spec.title,
+        "grantor": spec.grantor,
+        "grantee": spec.grantee,
+        "rights": list(_compact_rights(spec.rights)),
+        "territory": spec.territory.text,
+        "languages": sorted(spec.languages) if spec.languages is not None else None,
+        "start": _bound_text(spec.start),
+        "end": _bound_text(spec.end),
+        "exclusivity": spec.exclusivity,
+        "holdbacks": [],
+        "notice_on": None,
+        "external_refs": dict(sorted(spec.external_refs.items())),
+    }
 
 
 def _existing(conn: Connection, column: Any, values: set[str]) -> set[str]:

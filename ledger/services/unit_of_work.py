@@ -69,7 +69,9 @@ class Work:
     projector: Projector
     last_hash: str | None = None
 
-    def record(self, kind: str, subject: str, payload: dict[str, object], reason: str | None = None) -> int:
+    def record(
+        self, kind: str, subject: str, payload: dict[str, object], reason: str | None = None
+    ) -> int:
         entry = self.journal.append(kind, subject, payload, reason)
         self.projector.apply(entry)
         self.last_hash = entry.hash
@@ -107,7 +109,8 @@ def refusal_for(exc: DBAPIError) -> Refused | None:
 
 def _is_disconnect(exc: DBAPIError) -> bool:
     state = _sqlstate(exc)
-    return exc.connection_invalidated or (state is not None and state.startswith("08")) or state == "57P01"
+    lost = state is not None and (state.startswith("08") or state == "57P01")
+    return exc.connection_invalidated or lost
 
 
 def _is_transient(exc: DBAPIError) -> bool:
@@ -185,9 +188,11 @@ def run_write(
 def _lock_pg(conn: Connection, title_keys: list[int], whole_ledger: bool) -> None:
     # A writer that waits longer than this is refused rather than left hanging.
     conn.execute(text(f"SET LOCAL lock_timeout = '{int(lock_timeout_seconds() * 1000)}ms'"))
+    lock = text("SELECT pg_advisory_xact_lock(:a, :b)")
     if whole_ledger:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": IMPORT_LOCK[0], "b": IMPORT_LOCK[1]})
+        conn.execute(lock, {"a": IMPORT_LOCK[0], "b": IMPORT_LOCK[1]})
         return
-    conn.execute(text("SELECT pg_advisory_xact_lock_shared(:a, :b)"), {"a": IMPORT_LOCK[0], "b": IMPORT_LOCK[1]})
+    shared = text("SELECT pg_advisory_xact_lock_shared(:a, :b)")
+    conn.execute(shared, {"a": IMPORT_LOCK[0], "b": IMPORT_LOCK[1]})
     for key in title_keys:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": TITLE_LOCK, "b": key})
+        conn.execute(lock, {"a": TITLE_LOCK, "b": key})

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import lru_cache
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, bindparam, select
 
 from ledger.domain.conflicts import GrantView, HoldbackView, OwnershipView
 from ledger.domain.grants import EventDate, GrantSpec, resolve_last_day, resolve_start
@@ -41,6 +42,12 @@ def rights_of(text: str) -> frozenset[str]:
 def countries_of(text: str) -> frozenset[str]:
     """The countries of a stored territory expression."""
     return parse_territory(text).countries
+
+
+@lru_cache(maxsize=8192)
+def languages_of(text: str) -> frozenset[str]:
+    """The languages of a stored `;`-separated language list."""
+    return frozenset(text.split(";"))
 
 
 def grant_label(grant_id: int) -> str:
@@ -85,7 +92,7 @@ def view_of_row(row: Row[tuple[object, ...]], holdbacks: Sequence[HoldbackView] 
         grantee=str(row.grantee_id),
         rights=rights_of(str(row.rights)),
         countries=countries_of(str(row.territory)),
-        languages=frozenset(str(row.languages).split(";")) if row.languages is not None else None,
+        languages=languages_of(str(row.languages)) if row.languages is not None else None,
         start=row.first_day,  # type: ignore[arg-type]
         end=row.last_day,  # type: ignore[arg-type]
         exclusivity=str(row.exclusivity),  # type: ignore[arg-type]
@@ -94,25 +101,28 @@ def view_of_row(row: Row[tuple[object, ...]], holdbacks: Sequence[HoldbackView] 
     )
 
 
+_HOLDBACKS_OF_TITLE = (
+    select(H.c.grant_id, H.c.rights, H.c.territory, H.c.last_day)
+    .join(G, G.c.id == H.c.grant_id)
+    .where(G.c.title_id == bindparam("title"))
+    .order_by(H.c.grant_id, H.c.position)
+)
+_GRANTS_OF_TITLE = (
+    select(*GRANT_COLUMNS)
+    .join(A, A.c.ref == G.c.agreement_ref)
+    .where(G.c.title_id == bindparam("title"))
+    .order_by(G.c.recorded_seq)
+)
+
+
 def grant_views(conn: Connection, title: str) -> list[GrantView]:
     """Every grant of `title`, in recorded order, with its holdbacks."""
     holdbacks: dict[int, list[HoldbackView]] = {}
-    query = (
-        select(H.c.grant_id, H.c.rights, H.c.territory, H.c.last_day)
-        .join(G, G.c.id == H.c.grant_id)
-        .where(G.c.title_id == title)
-        .order_by(H.c.grant_id, H.c.position)
-    )
-    for h in conn.execute(query):
+    for h in conn.execute(_HOLDBACKS_OF_TITLE, {"title": title}):
         holdbacks.setdefault(h.grant_id, []).append(
             HoldbackView(rights_of(h.rights), countries_of(h.territory), h.last_day)
         )
-    rows = conn.execute(
-        select(*GRANT_COLUMNS)
-        .join(A, A.c.ref == G.c.agreement_ref)
-        .where(G.c.title_id == title)
-        .order_by(G.c.recorded_seq)
-    )
+    rows = conn.execute(_GRANTS_OF_TITLE, {"title": title})
     return [view_of_row(r, holdbacks.get(int(r.id), ())) for r in rows]
 
 
@@ -159,3 +169,136 @@ def proposed_view(
         ),
         recorded_seq=seq,
     )
+
+
+class Nearby:
+    """Grants of one title, indexed by their rights, so a proposal meets only its neighbours.
+
+    `around(proposed)` gives, tagged with the position each grant was added at, every
+    grant whose rights, countries and days overlap the proposal's reach (its scope and its
+    holdbacks), and every grant that carries holdbacks: a superset of the grants the
+    conflict engine would keep for `proposed`, so its answer is the same, while a title
+    with hundreds of grants in other media, places or years costs a few set tests.
+    """
+
+    def __init__(self) -> None:
+        self._by_rights: dict[frozenset[str], list[tuple[int, GrantView]]] = {}
+        self._with_holdbacks: list[tuple[int, GrantView]] = []
+        self.size = 0
+
+    def add(self, position: int, view: GrantView) -> None:
+        self.size += 1
+        if view.holdbacks:
+            self._with_holdbacks.append((position, view))
+            return
+        group = self._by_rights.get(view.rights)
+        if group is None:
+            self._by_rights[view.rights] = [(position, view)]
+        else:
+            group.append((position, view))
+
+    def around(self, proposed: GrantView) -> list[tuple[int, GrantView]]:
+        rights = proposed.rights
+        countries = proposed.countries
+        for holdback in proposed.holdbacks:
+            rights = rights | holdback.rights
+            countries = countries | holdback.countries
+        first = date.min if proposed.start is None else proposed.start
+        last = date.max if proposed.end is None else proposed.end
+        found = list(self._with_holdbacks)
+        for held, group in self._by_rights.items():
+            if held.isdisjoint(rights):
+                continue
+            for position, view in group:
+                if view.countries.isdisjoint(countries):
+                    continue
+                if view.start is not None and view.start > last:
+                    continue
+                if view.end is not None and view.end < first:
+                    continue
+                found.append((position, view))
+        found.sort(key=_position)
+        return found
+
+
+def _position(item: tuple[int, GrantView]) -> int:
+    return item[0]
+
+
+PARENT_POSITION = 2**39
+"""Positions of a parent's derivative grants: after the title's own recorded grants."""
+NEW_POSITION = 2**40
+"""Positions of a deal's own lines: after every recorded grant."""
+
+
+@dataclass
+class TitleScope:
+    """What proposals on one title are checked against: its owners and release events,
+    its grants (and its parent's derivative grants), and the deal's lines before."""
+
+    owners: list[OwnershipView]
+    events: list[EventDate]
+    own: Nearby = field(default_factory=Nearby)
+    parent: Nearby | None = None
+
+    @classmethod
+    def load(
+        cls,
+        conn: Connection,
+        title: str,
+        exclude: str | None = None,
+        first_new: int | None = None,
+        new_view: Callable[[Row[tuple[object, ...]], int], GrantView] | None = None,
+    ) -> TitleScope:
+        """The title as recorded. With `first_new`, grants from that id on are lines of
+        the deal being imported (already written): `new_view(row, index)` turns each back
+        into its line, and the parent's are left out (lines meet their own title's)."""
+        scope = cls(owners_of(conn, title), title_events(conn, title))
+        for position, view in enumerate(_recorded(conn, title, first_new, new_view, scope.own)):
+            if view.id != exclude:
+                scope.own.add(position, view)
+        parent = parent_of(conn, title)
+        if parent is not None:
+            scope.parent = Nearby()
+            views = _recorded(conn, parent, first_new, None, None)
+            for position, view in enumerate(views, start=PARENT_POSITION):
+                shared = view.rights & DERIVATIVE
+                if shared and view.id != exclude:
+                    scope.parent.add(position, replace(view, rights=shared))
+        return scope
+
+    def around(self, proposed: GrantView) -> list[GrantView]:
+        """The grants and earlier lines `proposed` might touch, in the engine's order."""
+        found = self.own.around(proposed)
+        if self.parent is not None and not proposed.rights.isdisjoint(DERIVATIVE):
+            found += self.parent.around(proposed)
+            found.sort(key=_position)
+        return [view for _, view in found]
+
+    def add_line(self, index: int, proposed: GrantView) -> None:
+        self.own.add(NEW_POSITION + index, proposed)
+
+
+def _recorded(
+    conn: Connection,
+    title: str,
+    first_new: int | None,
+    new_view: Callable[[Row[tuple[object, ...]], int], GrantView] | None,
+    lines: Nearby | None,
+) -> list[GrantView]:
+    """The recorded grants of `title`; deal lines among them go straight into `lines`."""
+    holdbacks: dict[int, list[HoldbackView]] = {}
+    for h in conn.execute(_HOLDBACKS_OF_TITLE, {"title": title}):
+        holdbacks.setdefault(h.grant_id, []).append(
+            HoldbackView(rights_of(h.rights), countries_of(h.territory), h.last_day)
+        )
+    views = []
+    for row in conn.execute(_GRANTS_OF_TITLE, {"title": title}):
+        grant_id = int(row.id)
+        if first_new is not None and grant_id >= first_new:
+            if new_view is not None and lines is not None:
+                index = grant_id - first_new
+                lines.add(NEW_POSITION + index, new_view(row, index))
+            continue
+        views.append(view_of_row(row, holdbacks.get(grant_id, ())))
+    return views

@@ -6,8 +6,8 @@ plain SQL after dropping the journal's triggers, as someone with database access
 
 from __future__ import annotations
 
+import getpass
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,11 @@ from sqlalchemy.exc import DBAPIError
 
 from cli.main import cli
 from ledger.persistence.database import make_engine, upgrade
-from ledger.persistence.journal import entry_hash
+from ledger.persistence.journal import canonical_json, entry_hash
 from tests.conftest import PostgresDatabases, as_json, seed_real
 
 Run = Callable[..., Result]
+Journal = list[dict[str, Any]]
 
 
 # -- building a ledger through the CLI ---------------------------------------------------
@@ -32,16 +33,15 @@ def build_ledger(run: Run) -> None:
     """A ledger that touches every state table and every kind of journal entry.
 
     Entries: 1-3 parties, 4 title real, 5 agreement ALI-REAL-2016, 6 G1, 7 party cj-enm,
-    8 title miss-granny (co-owned), 9 ownership, 10 release event, 11 agreement signed,
-    12 agreement IQ-1, 13 G2 (with a holdback), 14 G3 (allowed conflict), 15 amend G1,
-    16 terminate G2.
+    8 title miss-granny (co-owned), 9 release event, 10 agreement signed, 11 agreement
+    IQ-1, 12 G2 (with a holdback), 13 G3 (allowed conflict), 14 amend G1, 15 terminate G2.
     """
     seed_real(run, status="mou")
     run("party", "add", "cj-enm", "--name", "CJ ENM", "--country", "KR")
     run("title", "add", "miss-granny", "--name", "Miss Granny", "--year", "2014",
         "--owner", "cj-enm:WW -CN:60", "--owner", "real-producer:CN:40")
-    run("title", "owner", "real", "--party", "cj-enm", "--territory", "KR", expect=None)
-    run("title", "event", "real", "--kind", "theatrical", "--territory", "CN", "--date", "2017-07-01")
+    run("title", "event", "real", "--kind", "theatrical", "--territory", "CN",
+        "--date", "2017-07-01")
     run("agreement", "sign", "ALI-REAL-2016", "--on", "2016-12-01")
     run("agreement", "add", "IQ-1", "--parties", "real-producer,iqiyi", "--status", "signed")
     run("grant", "add", "--agreement", "IQ-1", "--title", "real", "--grantor", "real-producer",
@@ -52,18 +52,19 @@ def build_ledger(run: Run) -> None:
         "--grantee", "iqiyi", "--rights", "svod", "--territory", "CN", "--start", "2018-01-01",
         "--end", "2018-12-31", "--exclusivity", "exclusive",
         "--allow-conflicts", "--reason", "board approved the overlap")
-    run("grant", "amend", "G1", "--end", "2028-12-31", "--reason", "two-year extension")
+    run("grant", "amend", "G1", "--end", "2028-12-31", "--reason", "two-year extension",
+        "--allow-conflicts")
     run("grant", "terminate", "G2", "--on", "2020-12-31", "--reason", "licensee insolvent")
 
 
-def journal(run: Run, *subject: str) -> list[dict[str, Any]]:
+def journal(run: Run, *subject: str) -> Journal:
     rows = as_json(run("history", *subject, "--format", "json"))
     assert isinstance(rows, list)
     return rows
 
 
 @pytest.fixture
-def built(run: Run) -> list[dict[str, Any]]:
+def built(run: Run) -> Journal:
     build_ledger(run)
     return journal(run)
 
@@ -94,7 +95,7 @@ def verify(run: Run, expect: int) -> str:
     return result.stdout + result.stderr
 
 
-def seq_of(entries: list[dict[str, Any]], kind: str, subject: str | None = None) -> int:
+def seq_of(entries: Journal, kind: str, subject: str | None = None) -> int:
     found = [e["seq"] for e in entries if e["kind"] == kind and subject in (None, e["subject"])]
     assert found, f"no {kind} entry about {subject}"
     return int(found[0])
@@ -103,7 +104,7 @@ def seq_of(entries: list[dict[str, Any]], kind: str, subject: str | None = None)
 # -- an untouched ledger -----------------------------------------------------------------
 
 
-def test_an_untouched_ledger_verifies_with_a_one_line_summary(run: Run, built: list[dict[str, Any]]) -> None:
+def test_an_untouched_ledger_verifies_with_a_one_line_summary(run: Run, built: Journal) -> None:
     result = run("verify")
     assert result.stdout.count("\n") == 1
     assert result.stdout.startswith("intact:")
@@ -115,15 +116,15 @@ def test_an_empty_ledger_verifies(run: Run) -> None:
     assert run("verify").stdout.startswith("intact: 0 journal entries")
 
 
-def test_the_ledger_builder_records_one_entry_per_change(built: list[dict[str, Any]]) -> None:
+def test_the_ledger_builder_records_one_entry_per_change(built: Journal) -> None:
     kinds = [e["kind"] for e in built]
     assert kinds.count("grant.added") == 3
-    assert {"party.added", "title.added", "ownership.added", "event.recorded", "agreement.added",
+    assert {"party.added", "title.added", "event.recorded", "agreement.added",
             "agreement.signed", "grant.amended", "grant.terminated"} <= set(kinds)
     assert [e["seq"] for e in built] == list(range(1, len(built) + 1))
 
 
-def test_verify_keeps_passing_as_the_ledger_grows(run: Run, built: list[dict[str, Any]]) -> None:
+def test_verify_keeps_passing_as_the_ledger_grows(run: Run, built: Journal) -> None:
     run("agreement", "terminate", "IQ-1", "--on", "2021-06-30", "--reason", "wound up")
     run("party", "add", "skydance", "--name", "Skydance")
     assert run("verify").stdout.startswith(f"intact: {len(built) + 2} journal entries")
@@ -132,17 +133,17 @@ def test_verify_keeps_passing_as_the_ledger_grows(run: Run, built: list[dict[str
 # -- the database refuses edits --------------------------------------------------------------
 
 
-def test_the_database_refuses_to_update_a_journal_entry(raw: Engine, built: list[dict[str, Any]]) -> None:
+def test_the_database_refuses_to_update_a_journal_entry(raw: Engine, built: Journal) -> None:
     with pytest.raises(DBAPIError, match="append-only"):
         sql(raw, "UPDATE journal SET reason = 'nothing to see' WHERE seq = 6")
 
 
-def test_the_database_refuses_to_delete_a_journal_entry(raw: Engine, built: list[dict[str, Any]]) -> None:
+def test_the_database_refuses_to_delete_a_journal_entry(raw: Engine, built: Journal) -> None:
     with pytest.raises(DBAPIError, match="append-only"):
         sql(raw, "DELETE FROM journal WHERE seq = :seq", seq=len(built))
 
 
-def test_the_database_refuses_to_empty_the_journal(raw: Engine, built: list[dict[str, Any]]) -> None:
+def test_the_database_refuses_to_empty_the_journal(raw: Engine, built: Journal) -> None:
     with pytest.raises(DBAPIError, match="append-only"):
         sql(raw, "DELETE FROM journal")
     if raw.dialect.name == "postgresql":
@@ -150,7 +151,7 @@ def test_the_database_refuses_to_empty_the_journal(raw: Engine, built: list[dict
             sql(raw, "TRUNCATE journal")
 
 
-def test_refused_edits_leave_the_ledger_intact(run: Run, raw: Engine, built: list[dict[str, Any]]) -> None:
+def test_refused_edits_leave_the_ledger_intact(run: Run, raw: Engine, built: Journal) -> None:
     with pytest.raises(DBAPIError):
         sql(raw, "UPDATE journal SET actor = 'someone else'")
     assert verify(run, expect=0).startswith("intact:")
@@ -164,16 +165,21 @@ JOURNAL_TAMPERING: list[tuple[str, list[str], str]] = [
      ["UPDATE journal SET payload = replace(payload, '\"CN\"', '\"GREATER-CHINA\"') WHERE seq = 6"],
      "journal entry 6"),
     ("edit a reason",
-     ["UPDATE journal SET reason = 'approved by nobody' WHERE seq = 14"], "journal entry 14"),
-    ("edit an actor", ["UPDATE journal SET actor = 'someone-else' WHERE seq = 3"], "journal entry 3"),
+     ["UPDATE journal SET reason = 'approved by nobody' WHERE seq = 13"], "journal entry 13"),
+    ("edit an actor",
+     ["UPDATE journal SET actor = 'someone-else' WHERE seq = 3"], "journal entry 3"),
     ("backdate an entry",
-     ["UPDATE journal SET recorded_at = '2016-01-01T00:00:00.000000Z' WHERE seq = 15"],
-     "journal entry 15"),
-    ("edit the kind", ["UPDATE journal SET kind = 'grant.added' WHERE seq = 16"], "journal entry 16"),
-    ("edit the subject", ["UPDATE journal SET subject = 'grant:G1' WHERE seq = 16"], "journal entry 16"),
-    ("edit the first entry", ["UPDATE journal SET payload = '{}' WHERE seq = 1"], "journal entry 1"),
+     ["UPDATE journal SET recorded_at = '2016-01-01T00:00:00.000000Z' WHERE seq = 14"],
+     "journal entry 14"),
+    ("edit the kind",
+     ["UPDATE journal SET kind = 'grant.added' WHERE seq = {last}"], "journal entry {last}"),
+    ("edit the subject",
+     ["UPDATE journal SET subject = 'grant:G1' WHERE seq = {last}"], "journal entry {last}"),
+    ("edit the first entry",
+     ["UPDATE journal SET payload = '{{}}' WHERE seq = 1"], "journal entry 1"),
     ("edit the last entry's payload",
-     ["UPDATE journal SET payload = replace(payload, '2020-12-31', '2025-12-31') WHERE seq = {last}"],
+     ["UPDATE journal SET payload = replace(payload, '2020-12-31', '2025-12-31') "
+      "WHERE seq = {last}"],
      "journal entry {last}"),
     ("replace a hash", ["UPDATE journal SET hash = :fake WHERE seq = 9"], "journal entry 9"),
     ("delete a middle entry", ["DELETE FROM journal WHERE seq = 11"], "entry 11"),
@@ -197,7 +203,7 @@ JOURNAL_TAMPERING: list[tuple[str, list[str], str]] = [
     ("statements", "named"), [pytest.param(s, n, id=name) for name, s, n in JOURNAL_TAMPERING]
 )
 def test_verify_names_the_journal_entry_that_was_tampered_with(
-    run: Run, raw: Engine, built: list[dict[str, Any]], statements: list[str], named: str
+    run: Run, raw: Engine, built: Journal, statements: list[str], named: str
 ) -> None:
     last = len(built)
     drop_triggers(raw)
@@ -209,7 +215,7 @@ def test_verify_names_the_journal_entry_that_was_tampered_with(
 
 
 def test_verify_catches_deleting_the_last_entry_through_the_state_it_left(
-    run: Run, raw: Engine, built: list[dict[str, Any]]
+    run: Run, raw: Engine, built: Journal
 ) -> None:
     drop_triggers(raw)
     sql(raw, "DELETE FROM journal WHERE seq = :seq", seq=len(built))
@@ -220,7 +226,7 @@ def test_verify_catches_deleting_the_last_entry_through_the_state_it_left(
 
 
 def test_verify_catches_a_rewritten_last_entry_whose_hash_was_recomputed(
-    run: Run, raw: Engine, built: list[dict[str, Any]]
+    run: Run, raw: Engine, built: Journal
 ) -> None:
     last = built[-1]
     payload = json.dumps({"id": 2, "on": "2030-12-31"}, sort_keys=True, separators=(",", ":"))
@@ -234,7 +240,7 @@ def test_verify_catches_a_rewritten_last_entry_whose_hash_was_recomputed(
 
 
 def test_verify_catches_a_truncated_journal_against_a_head_it_printed_earlier(
-    run: Run, raw: Engine, built: list[dict[str, Any]]
+    run: Run, raw: Engine, built: Journal
 ) -> None:
     # A no-op entry (a later second termination changes nothing) leaves no trace in the
     # state; only an anchor kept outside the database proves that it existed.
@@ -244,7 +250,7 @@ def test_verify_catches_a_truncated_journal_against_a_head_it_printed_earlier(
     drop_triggers(raw)
     sql(raw, "DELETE FROM journal WHERE seq = :seq", seq=head["seq"])
     assert run("verify").stdout.startswith(f"intact: {head['seq'] - 1} journal entries")
-    report = verify_with_anchor(run, head["hash"], expect=1)
+    report = verify_with_anchor(run, f"{head['seq']}:{head['hash']}", expect=1)
     assert f"journal entry {head['seq']}" in report
     assert "anchor" in report
 
@@ -254,25 +260,51 @@ def verify_with_anchor(run: Run, anchor: str, expect: int) -> str:
     return result.stdout + result.stderr
 
 
-def test_verify_accepts_an_earlier_anchor_on_a_grown_ledger(run: Run, built: list[dict[str, Any]]) -> None:
+def test_verify_accepts_an_earlier_anchor_on_a_grown_ledger(run: Run, built: Journal) -> None:
     run("party", "add", "skydance", "--name", "Skydance")
-    assert verify_with_anchor(run, built[5]["hash"], expect=0).startswith("intact:")
+    assert verify_with_anchor(run, f"6:{built[5]['hash']}", expect=0).startswith("intact:")
     assert verify_with_anchor(run, built[-1]["hash"][:12], expect=0).startswith("intact:")
+    head = run("verify").stdout.split("head ")[1].strip()
+    assert verify_with_anchor(run, head, expect=0).startswith("intact:")
 
 
-def test_verify_rejects_an_anchor_that_is_not_a_hash(run: Run, built: list[dict[str, Any]]) -> None:
+def test_verify_catches_a_journal_rewritten_from_an_anchored_entry_on(
+    run: Run, raw: Engine, built: Journal
+) -> None:
+    """Rewriting an entry and re-chaining everything after it defeats the chain alone."""
+    anchor = f"{built[-2]['seq']}:{built[-2]['hash']}"
+    drop_triggers(raw)
+    prev = built[-3]["hash"]
+    for entry in built[-2:]:
+        reason = "rewritten" if entry is built[-2] else entry["reason"]
+        payload = canonical_json(entry["payload"])
+        digest = entry_hash(entry["seq"], entry["recorded_at"], entry["actor"], entry["kind"],
+                            entry["subject"], reason, payload, prev)
+        sql(raw, "UPDATE journal SET reason = :reason, prev_hash = :prev, hash = :hash "
+                 "WHERE seq = :seq",
+            reason=reason, prev=prev, hash=digest, seq=entry["seq"])
+        prev = digest
+    assert run("verify").stdout.startswith("intact:")
+    report = verify_with_anchor(run, anchor, expect=1)
+    assert f"journal entry {built[-2]['seq']} no longer matches the anchor" in report
+    assert "not in the journal" in verify_with_anchor(run, built[-2]["hash"], expect=1)
+
+
+def test_verify_rejects_an_anchor_that_is_not_a_hash(run: Run, built: Journal) -> None:
     run("verify", "--anchor", "not-a-hash", expect=2)
 
 
 def test_verify_reports_a_forged_entry_that_cannot_be_replayed(
-    run: Run, raw: Engine, built: list[dict[str, Any]]
+    run: Run, raw: Engine, built: Journal
 ) -> None:
     last = built[-1]
     seq, stamp = last["seq"] + 1, last["recorded_at"]
     payload = '{"id":"x"}'
-    forged = entry_hash(seq, stamp, "mallory", "grant.vanished", "grant:G1", None, payload, last["hash"])
-    sql(raw, "INSERT INTO journal (seq, recorded_at, actor, kind, subject, reason, payload, prev_hash, hash) "
-             "VALUES (:seq, :stamp, 'mallory', 'grant.vanished', 'grant:G1', NULL, :payload, :prev, :hash)",
+    forged = entry_hash(seq, stamp, "mallory", "grant.vanished", "grant:G1", None, payload,
+                        last["hash"])
+    sql(raw, "INSERT INTO journal (seq, recorded_at, actor, kind, subject, reason, payload, "
+             "prev_hash, hash) VALUES (:seq, :stamp, 'mallory', 'grant.vanished', 'grant:G1', "
+             "NULL, :payload, :prev, :hash)",
         seq=seq, stamp=stamp, payload=payload, prev=last["hash"], hash=forged)
     report = verify(run, expect=1)
     assert f"journal entry {seq}" in report
@@ -310,17 +342,20 @@ STATE_TAMPERING: list[tuple[str, list[str], str]] = [
      "rights_grant row id=99 is in the database but not in the journal"),
     ("delete a holdback", ["DELETE FROM holdback WHERE grant_id = 2"],
      "holdback row grant_id=2, position=1 is missing from the database"),
-    ("sign an agreement behind the ledger's back",
-     ["UPDATE agreement SET status = 'signed', standing = 'signed' WHERE ref = 'IQ-1'"], ""),
+    ("terminate an agreement behind the ledger's back",
+     ["UPDATE agreement SET status = 'terminated', terminated_on = '2019-01-01' "
+      "WHERE ref = 'IQ-1'"],
+     "agreement row ref=IQ-1 differs from the journal (status, terminated_on)"),
     ("change an agreement's status",
      ["UPDATE agreement SET status = 'draft' WHERE ref = 'ALI-REAL-2016'"],
      "agreement row ref=ALI-REAL-2016 differs from the journal (status)"),
     ("rename a party", ["UPDATE party SET name = 'Someone' WHERE id = 'iqiyi'"],
      "party row id=iqiyi differs from the journal (name)"),
-    ("change an ownership share", ["UPDATE ownership SET share = 90 WHERE title_id = 'miss-granny' AND position = 1"],
+    ("change an ownership share",
+     ["UPDATE ownership SET share = 90 WHERE title_id = 'miss-granny' AND position = 1"],
      "ownership row title_id=miss-granny, position=1 differs from the journal (share)"),
     ("move a release event", ["UPDATE release_event SET \"on\" = '2017-01-01'"],
-     "release_event row recorded_seq=10 differs from the journal (on)"),
+     "release_event row recorded_seq=9 differs from the journal (on)"),
     ("remove a party from an agreement",
      ["DELETE FROM agreement_party WHERE agreement_ref = 'IQ-1' AND party_id = 'iqiyi'"],
      "agreement_party row agreement_ref=IQ-1, party_id=iqiyi is missing from the database"),
@@ -331,7 +366,7 @@ STATE_TAMPERING: list[tuple[str, list[str], str]] = [
     ("statements", "named"), [pytest.param(s, n, id=name) for name, s, n in STATE_TAMPERING]
 )
 def test_verify_names_the_state_row_that_drifted_from_the_journal(
-    run: Run, raw: Engine, built: list[dict[str, Any]], statements: list[str], named: str
+    run: Run, raw: Engine, built: Journal, statements: list[str], named: str
 ) -> None:
     sql(raw, *statements, no=False)
     report = verify(run, expect=1)
@@ -341,7 +376,7 @@ def test_verify_names_the_state_row_that_drifted_from_the_journal(
 
 
 def test_verify_names_a_state_row_holding_a_value_of_the_wrong_type(
-    run: Run, raw: Engine, built: list[dict[str, Any]]
+    run: Run, raw: Engine, built: Journal
 ) -> None:
     if raw.dialect.name == "postgresql":
         pytest.skip("PostgreSQL refuses a value of the wrong type itself")
@@ -358,24 +393,24 @@ def test_the_journal_records_the_actor_from_the_option_and_from_the_environment(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = CliRunner()
-    result = runner.invoke(cli, ["--db", db_url, "--actor", "alice", "party", "add", "a", "--name", "A"])
+    result = runner.invoke(cli, ["--db", db_url, "--actor", "alice", "party", "add", "a",
+                                 "--name", "A"])
     assert result.exit_code == 0, result.output
     monkeypatch.setenv("RIGHTS_LEDGER_ACTOR", "bob")
     result = runner.invoke(cli, ["--db", db_url, "party", "add", "b", "--name", "B"])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(cli, ["--db", db_url, "--actor", "carol", "party", "add", "c", "--name", "C"])
+    result = runner.invoke(cli, ["--db", db_url, "--actor", "carol", "party", "add", "c",
+                                 "--name", "C"])
     assert result.exit_code == 0, result.output
     monkeypatch.delenv("RIGHTS_LEDGER_ACTOR")
     result = runner.invoke(cli, ["--db", db_url, "party", "add", "d", "--name", "D"])
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, ["--db", db_url, "history", "--format", "json"])
     actors = [e["actor"] for e in json.loads(result.stdout)]
-    import getpass
-
     assert actors == ["alice", "bob", "carol", getpass.getuser()]
 
 
-def test_every_entry_carries_a_time_an_actor_and_the_full_payload(built: list[dict[str, Any]]) -> None:
+def test_every_entry_carries_a_time_an_actor_and_the_full_payload(built: Journal) -> None:
     grant = next(e for e in built if e["kind"] == "grant.added")
     assert grant["actor"] == "tester"
     assert grant["recorded_at"].endswith("Z")
@@ -386,7 +421,7 @@ def test_every_entry_carries_a_time_an_actor_and_the_full_payload(built: list[di
     assert stamps == sorted(stamps)
 
 
-def test_a_grant_recorded_despite_a_conflict_keeps_its_reason(run: Run, built: list[dict[str, Any]]) -> None:
+def test_a_grant_recorded_despite_a_conflict_keeps_its_reason(run: Run, built: Journal) -> None:
     [added] = journal(run, "G3")
     assert added["reason"] == "board approved the overlap"
     assert added["payload"]["conflicts_allowed"] is True
@@ -398,7 +433,7 @@ def test_a_grant_recorded_despite_a_conflict_keeps_its_reason(run: Run, built: l
 
 
 def test_a_terminated_grant_keeps_its_id_and_its_history_shows_both_entries_oldest_first(
-    run: Run, built: list[dict[str, Any]]
+    run: Run, built: Journal
 ) -> None:
     entries = journal(run, "G2")
     assert [e["kind"] for e in entries] == ["grant.added", "grant.terminated"]
@@ -406,15 +441,15 @@ def test_a_terminated_grant_keeps_its_id_and_its_history_shows_both_entries_olde
     assert entries[1]["reason"] == "licensee insolvent"
     assert entries[1]["payload"] == {"id": 2, "on": "2020-12-31"}
     shown = as_json(run("grant", "show", "G2", "--format", "json"))
-    assert (shown["grant"], shown["end"], shown["terminated_on"]) == ("G2", "2022-12-31", "2020-12-31")
+    assert (shown["grant"], shown["terminated_on"], shown["last_day"]) == \
+        ("G2", "2020-12-31", "2020-12-31")
     table = run("history", "g2").stdout
     assert table.index("grant.added") < table.index("grant.terminated")
 
 
-def test_an_amended_grant_keeps_its_id_and_its_history(run: Run, built: list[dict[str, Any]]) -> None:
+def test_an_amended_grant_keeps_its_id_and_its_history(run: Run, built: Journal) -> None:
     entries = journal(run, "G1")
-    assert [e["kind"] for e in entries][:2] == ["grant.added", "grant.amended"] or \
-        [e["kind"] for e in entries if e["subject"] == "grant:G1"] == ["grant.added", "grant.amended"]
+    assert [e["kind"] for e in entries] == ["grant.added", "agreement.signed", "grant.amended"]
     amended = next(e for e in entries if e["kind"] == "grant.amended")
     assert amended["reason"] == "two-year extension"
     assert amended["payload"]["changes"] == {"end": "2028-12-31"}
@@ -424,24 +459,24 @@ def test_an_amended_grant_keeps_its_id_and_its_history(run: Run, built: list[dic
 
 
 def test_a_grant_terminated_with_its_agreement_shows_the_termination_in_its_history(
-    run: Run, built: list[dict[str, Any]]
+    run: Run, built: Journal
 ) -> None:
     run("agreement", "terminate", "IQ-1", "--on", "2018-06-30", "--reason", "wound up")
     kinds = [e["kind"] for e in journal(run, "G3")]
     assert kinds == ["grant.added", "agreement.terminated"]
 
 
-def test_the_history_of_an_agreement_includes_its_grants(run: Run, built: list[dict[str, Any]]) -> None:
+def test_the_history_of_an_agreement_includes_its_grants(run: Run, built: Journal) -> None:
     subjects = [e["subject"] for e in journal(run, "IQ-1")]
     assert subjects == ["agreement:IQ-1", "grant:G2", "grant:G3", "grant:G2"]
 
 
-def test_the_whole_history_is_the_journal_newest_last(run: Run, built: list[dict[str, Any]]) -> None:
+def test_the_whole_history_is_the_journal_newest_last(run: Run, built: Journal) -> None:
     assert [e["seq"] for e in built] == sorted(e["seq"] for e in built)
     assert built[-1]["kind"] == "grant.terminated"
 
 
-def test_history_of_something_unknown_says_so(run: Run, built: list[dict[str, Any]]) -> None:
+def test_history_of_something_unknown_says_so(run: Run, built: Journal) -> None:
     result = run("history", "nothing-here", expect=None)
     assert "no journal entries about nothing-here" in result.stdout + result.stderr
 
@@ -450,7 +485,7 @@ def test_history_of_something_unknown_says_so(run: Run, built: list[dict[str, An
 
 
 @pytest.fixture
-def before_amendment(run: Run, built: list[dict[str, Any]]) -> str:
+def before_amendment(run: Run, built: Journal) -> str:
     """The moment just before G1 was amended (the entry before the amendment's time)."""
     amended = seq_of(built, "grant.amended", "grant:G1")
     return str(built[amended - 2]["recorded_at"])
@@ -459,7 +494,8 @@ def before_amendment(run: Run, built: list[dict[str, Any]]) -> str:
 def test_grant_show_recorded_as_of_before_an_amendment_shows_the_old_window(
     run: Run, before_amendment: str
 ) -> None:
-    then = as_json(run("grant", "show", "G1", "--recorded-as-of", before_amendment, "--format", "json"))
+    then = as_json(run("grant", "show", "G1", "--recorded-as-of", before_amendment,
+                       "--format", "json"))
     now = as_json(run("grant", "show", "G1", "--format", "json"))
     assert (then["end"], then["last_day"]) == ("2026-12-31", "2026-12-31")
     assert (now["end"], now["last_day"]) == ("2028-12-31", "2028-12-31")
@@ -469,7 +505,7 @@ def test_grant_list_recorded_as_of_shows_only_what_was_recorded_then(
     run: Run, before_amendment: str
 ) -> None:
     then = as_json(run("grant", "list", "--recorded-as-of", before_amendment, "--format", "json"))
-    assert [(g["grant"], g["end"], g["terminated_on"]) for g in then] == [
+    assert [(g["grant"], g["last_day"], g["terminated_on"]) for g in then] == [
         ("G1", "2026-12-31", None), ("G2", "2022-12-31", None), ("G3", "2018-12-31", None),
     ]
     first = as_json(run("history", "G1", "--format", "json"))[0]["recorded_at"]
@@ -481,8 +517,8 @@ def test_grant_list_recorded_as_of_shows_only_what_was_recorded_then(
 def test_holders_recorded_as_of_before_an_amendment_misses_the_extension(
     run: Run, before_amendment: str
 ) -> None:
-    args = ("holders", "--territory", "CN", "--title", "real", "--rights", "svod", "--on", "2027-06-01",
-            "--format", "json")
+    args = ("holders", "--territory", "CN", "--title", "real", "--rights", "svod",
+            "--on", "2027-06-01", "--format", "json")
     assert [h["grant"] for h in as_json(run(*args))] == ["G1"]
     assert as_json(run(*args, "--recorded-as-of", before_amendment)) == []
 
@@ -509,7 +545,7 @@ def test_check_recorded_as_of_before_an_amendment_is_clear_where_it_now_blocks(
     assert then["conflicts"] == []
 
 
-def test_recorded_as_of_rejects_a_malformed_moment(run: Run, built: list[dict[str, Any]]) -> None:
+def test_recorded_as_of_rejects_a_malformed_moment(run: Run, built: Journal) -> None:
     run("grant", "list", "--recorded-as-of", "01/02/2026", expect=2)
 
 
@@ -529,7 +565,7 @@ def cli_on(url: str, *args: str, expect: int = 0) -> Result:
     return result
 
 
-def test_a_journal_exported_from_sqlite_imports_into_postgresql_verifies_and_exports_back_identically(
+def test_a_journal_moved_from_sqlite_to_postgresql_verifies_and_exports_back_identically(
     tmp_path: Path, postgres: PostgresDatabases | None
 ) -> None:
     if postgres is None:
@@ -545,7 +581,8 @@ def test_a_journal_exported_from_sqlite_imports_into_postgresql_verifies_and_exp
     backup.write_text(exported, encoding="utf-8")
 
     pg = postgres.new()
-    assert cli_on(pg, "import", str(backup)).stdout == f"imported {exported.count(chr(10))} journal entries\n"
+    count = exported.count("\n")
+    assert cli_on(pg, "import", str(backup)).stdout == f"imported {count} journal entries\n"
     assert cli_on(pg, "verify").stdout.startswith("intact:")
     assert cli_on(pg, "export", "--format", "journal").stdout == exported
     assert cli_on(pg, "grant", "list", "--format", "json").stdout == \
@@ -561,7 +598,7 @@ def test_a_journal_exported_from_sqlite_imports_into_postgresql_verifies_and_exp
 
 
 def test_a_journal_moves_between_two_ledgers_of_the_same_backend(
-    run: Run, built: list[dict[str, Any]], backend: str, tmp_path: Path,
+    run: Run, built: Journal, backend: str, tmp_path: Path,
     postgres: PostgresDatabases | None,
 ) -> None:
     exported = run("export", "--format", "journal").stdout
@@ -574,7 +611,7 @@ def test_a_journal_moves_between_two_ledgers_of_the_same_backend(
 
 
 def test_a_journal_import_into_a_ledger_that_has_entries_is_refused(
-    run: Run, built: list[dict[str, Any]], tmp_path: Path
+    run: Run, built: Journal, tmp_path: Path
 ) -> None:
     backup = tmp_path / "backup.jsonl"
     backup.write_text(run("export", "--format", "journal").stdout, encoding="utf-8")
@@ -584,7 +621,7 @@ def test_a_journal_import_into_a_ledger_that_has_entries_is_refused(
 
 
 def test_a_tampered_journal_file_is_refused_naming_its_line(
-    run: Run, built: list[dict[str, Any]], tmp_path: Path
+    run: Run, built: Journal, tmp_path: Path
 ) -> None:
     lines = run("export", "--format", "journal").stdout.splitlines()
     entry = json.loads(lines[5])
@@ -600,7 +637,7 @@ def test_a_tampered_journal_file_is_refused_naming_its_line(
 
 
 def test_a_journal_file_with_a_forged_but_chained_entry_is_refused_without_a_traceback(
-    run: Run, built: list[dict[str, Any]], tmp_path: Path
+    run: Run, built: Journal, tmp_path: Path
 ) -> None:
     lines = run("export", "--format", "journal").stdout.splitlines()
     last = json.loads(lines[-1])
@@ -626,7 +663,7 @@ def test_a_malformed_journal_file_is_bad_input(run: Run, tmp_path: Path) -> None
 
 
 def test_a_dry_run_journal_import_writes_nothing(
-    run: Run, built: list[dict[str, Any]], tmp_path: Path
+    run: Run, built: Journal, tmp_path: Path
 ) -> None:
     backup = tmp_path / "backup.jsonl"
     backup.write_text(run("export", "--format", "journal").stdout, encoding="utf-8")
@@ -657,13 +694,10 @@ def test_verify_of_a_postgresql_ledger_orders_text_keys_like_sqlite(
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    for party in ("b-party", "a_party", "B-Party", "a-party", "ab", "a.b", "A-z"):
-        cli_on(url, "party", "add", party.lower().replace(".", "-").replace("_", "-") + "x", "--name", party,
-               expect=0)
-    for ref in ("b-1", "B_2", "a-1", "A-2", "a.3", "ab"):
-        cli_on(url, "agreement", "add", ref, "--parties", "b-partyx")
+    for party in ("b-party", "a-party", "ab", "a-b", "a0", "a9"):
+        cli_on(url, "party", "add", party, "--name", party.upper())
+    for ref in ("b-1", "B-2", "a-1", "A-2", "a-3", "AB", "ab"):
+        cli_on(url, "agreement", "add", ref, "--parties", "b-party,a-b")
+    listed = cli_on(url, "history", "--format", "json").stdout
+    assert len(json.loads(listed)) == 13
     assert cli_on(url, "verify").stdout.startswith("intact:")
-
-
-def _unused() -> None:  # pragma: no cover - keeps os imported for monkeypatching helpers
-    os.getcwd()

@@ -256,11 +256,11 @@ def test_a_holdback_before_its_grants_start_is_bad_input() -> None:
         check_grant(bad, [], OWNERS)
 
 
-def test_a_holdback_with_an_unknown_release_date_runs_as_long_as_its_grant() -> None:
+def test_a_holdback_with_an_unknown_release_date_binds_beyond_its_grants_end() -> None:
     indefinite = replace(THEATRICAL_WITH_HOLDBACK, holdbacks=(HoldbackView(SVOD, CN, None),))
     proposed = grant(PRODUCER, "iqiyi", start=date(2022, 1, 1), end=date(2023, 12, 31))
     conflicts = check_grant(proposed, [indefinite], OWNERS)
-    assert conflicts[0].slice == Slice(SVOD, CN, date(2022, 1, 1), date(2022, 12, 31))
+    assert conflicts[0].slice == Slice(SVOD, CN, date(2022, 1, 1), date(2023, 12, 31))
 
 
 def test_a_terminated_grant_does_not_collide_from_the_next_day() -> None:
@@ -344,6 +344,11 @@ def test_conflicts_are_collected_and_sorted_by_kind_then_recorded_order() -> Non
     ]
 
 
+def test_a_recorded_grant_rechecked_against_a_ledger_holding_it_meets_only_itself() -> None:
+    deal = alibaba_deal()
+    assert check_grant(deal, [deal], OWNERS) == []
+
+
 def test_a_proposed_window_ending_before_it_starts_is_bad_input() -> None:
     with pytest.raises(BadInput):
         check_grant(grant(PRODUCER, "x", start=date(2020, 1, 1), end=date(2019, 1, 1)), [], OWNERS)
@@ -385,3 +390,9 @@ def test_a_check_against_two_hundred_grants_is_fast() -> None:
     elapsed = (time.perf_counter() - started) / runs
     assert conflicts
     assert elapsed < 0.05  # generous for slow CI; typically a few milliseconds
+
+
+def test_an_unknown_status_on_an_existing_grant_is_bad_input() -> None:
+    terminated = replace(alibaba_deal(), status="terminated")  # type: ignore[arg-type]
+    with pytest.raises(BadInput):
+        check_grant(grant(PRODUCER, "iqiyi"), [terminated], OWNERS)

@@ -68,7 +68,7 @@ def held_back(g: GrantView, cell: Cell) -> bool:
         return False
     right, country, n, _ = cell
     for h in g.holdbacks:
-        last = min(to_n(h.until, 10**6), to_n(g.end, 10**6))
+        last = to_n(h.until, 10**6)
         if right in h.rights and country in h.countries and to_n(g.start, -(10**6)) <= n <= last:
             return True
     return False
@@ -134,7 +134,7 @@ def above_exempt(lower: GrantView, upper: GrantView) -> bool:
 def reference(
     p: GrantView, existing: Sequence[GrantView], owners: Sequence[OwnershipView]
 ) -> dict[Key, set[Cell]]:
-    grants = [g for g in existing if g.id != p.id]
+    grants = list(existing)
     out: dict[Key, set[Cell]] = defaultdict(set)
     binding = {"exclusive", "sole"}
     need = STRENGTH[p.exclusivity]

@@ -195,3 +195,19 @@ def test_region_operations_agree_with_sets_of_cells(a: Region, b: Region) -> Non
     for result in (a.union(b), a.intersect(b), a.subtract(b)):
         assert disjoint(result)
         assert all(not piece.is_empty for piece in result.boxes)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(boxes, min_size=10, max_size=40), st.lists(boxes, max_size=12))
+def test_fragmented_regions_stay_exact_and_disjoint(built: list[Box], taken: list[Box]) -> None:
+    region = Region.EMPTY
+    expected: set[tuple[str, str, int, str]] = set()
+    for piece in built:
+        region = region.union(piece)
+        expected |= cells(piece)
+    remaining = region.subtract(*taken)
+    for piece in taken:
+        expected -= cells(piece)
+    assert cells(remaining) == expected
+    assert disjoint(remaining)
+    assert cells(remaining.coalesced()) == expected
