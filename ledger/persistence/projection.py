@@ -13,9 +13,9 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from ledger.domain.grants import (
     EventDate,
@@ -40,15 +40,15 @@ from ledger.persistence.schema import (
     Title,
 )
 
-A = Agreement.__table__
-AP = AgreementParty.__table__
-G = RightsGrant.__table__
-GT = GrantTerritory.__table__
-H = Holdback.__table__
-O = Ownership.__table__
-P = Party.__table__
-E = ReleaseEvent.__table__
-T = Title.__table__
+A = cast(Table, Agreement.__table__)
+AP = cast(Table, AgreementParty.__table__)
+G = cast(Table, RightsGrant.__table__)
+GT = cast(Table, GrantTerritory.__table__)
+H = cast(Table, Holdback.__table__)
+O = cast(Table, Ownership.__table__)  # noqa: E741
+P = cast(Table, Party.__table__)
+E = cast(Table, ReleaseEvent.__table__)
+T = cast(Table, Title.__table__)
 
 
 BATCH = 5000
@@ -179,7 +179,9 @@ class Projector:
 
     # -- grants ------------------------------------------------------------------------
 
-    def _grant_added(self, entry: Entry, data: dict[str, Any], spec: GrantSpec | None = None) -> None:
+    def _grant_added(
+        self, entry: Entry, data: dict[str, Any], spec: GrantSpec | None = None
+    ) -> None:
         grant_id = int(data["id"])
         if spec is None:
             spec = GrantSpec.from_payload(data)

@@ -167,7 +167,44 @@ def verify(engine: Engine, anchor: Anchor | None = None) -> Verdict:
         with scratch.connect() as rebuilt:
             drift = _first_drift(conn, rebuilt)
         scratch.dispose()
+        if drift is None:
+            drift = _unguarded(conn)
     return replace(verdict, problem=drift)
+
+
+# The triggers that make the database refuse edits to the journal (see the migrations).
+JOURNAL_GUARDS = {
+    "sqlite": ("journal_no_update", "journal_no_delete"),
+    "postgresql": ("journal_no_update", "journal_no_delete", "journal_no_truncate"),
+}
+
+
+def _unguarded(conn: Connection) -> str | None:
+    """Whether the database still refuses edits to the journal: a guard dropped, disabled
+    or rewritten to let edits through is tampering even before anything is edited."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        rows = conn.execute(text(
+            "SELECT t.tgname AS name, "
+            "t.tgenabled <> 'D' AND p.prosrc LIKE '%RAISE EXCEPTION%' AS armed "
+            "FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+            "WHERE t.tgrelid = to_regclass('journal') AND NOT t.tgisinternal"
+        ))
+    elif dialect == "sqlite":
+        rows = conn.execute(text(
+            "SELECT name, instr(upper(sql), 'RAISE(ABORT') > 0 AS armed "
+            "FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'journal'"
+        ))
+    else:
+        return None
+    armed = {row.name for row in rows if row.armed}
+    for guard in JOURNAL_GUARDS[dialect]:
+        if guard not in armed:
+            return (
+                f"the journal's guard {guard} is missing, disabled or altered: the database "
+                "no longer refuses edits to the journal"
+            )
+    return None
 
 
 def _anchor_problem(anchor: Anchor, chain: Chain) -> str | None:

@@ -213,12 +213,15 @@ class _Chains:
             self._owners[title] = [(o.party, o.countries) for o in owners_of(self.conn, title)]
         return any(p == party and c & countries for p, c in self._owners[title])
 
-    def _grantors_of(self, title: str, party: str) -> list[tuple[str, frozenset[str], frozenset[str]]]:
+    def _grantors_of(
+        self, title: str, party: str
+    ) -> list[tuple[str, frozenset[str], frozenset[str]]]:
         key = (title, party)
         if key not in self._received:
             rows = self.conn.execute(
                 _RECEIVED,
-                {"title": title, "party": party, "first": self.period.first, "last": self.period.last},
+                {"title": title, "party": party,
+                 "first": self.period.first, "last": self.period.last},
             )
             self._received[key] = [
                 (r.grantor_id, countries_of(r.territory), rights_of(r.rights)) for r in rows
@@ -226,7 +229,8 @@ class _Chains:
         return self._received[key]
 
     def of(
-        self, title: str, grantor: str, holder: str, countries: frozenset[str], rights: frozenset[str]
+        self, title: str, grantor: str, holder: str, countries: frozenset[str],
+        rights: frozenset[str],
     ) -> tuple[str, ...]:
         chain = [holder] if grantor == holder else [grantor, holder]
         party = grantor

@@ -13,14 +13,14 @@ import csv
 import json
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, text
+from sqlalchemy import Connection, select
 
 from ledger.domain.conflicts import GrantView, OwnershipView, check_grant
 from ledger.domain.grants import (
@@ -44,7 +44,6 @@ from ledger.io.csv_format import (
     _index_header,
     _make_row,
 )
-from ledger.io.ema import read_ema
 from ledger.io.rows import GrantRow, RowErrors
 from ledger.persistence.database import is_sqlite
 from ledger.persistence.schema import Agreement, Party, RightsGrant, Title
@@ -157,7 +156,7 @@ class _RowMaker:
 
     def __call__(self, record: list[str], line: int) -> GrantRow | None:
         width = len(record)
-        if width > self.width or width < self.width and any(p >= width for p in self.required):
+        if width > self.width or (width < self.width and any(p >= width for p in self.required)):
             return None
         values = [record[p].strip() if 0 <= p < width else "" for p in self.positions]
         for position in self.required:
@@ -167,7 +166,15 @@ class _RowMaker:
         for column, position in self.extras:
             if position < width and (cell := record[position].strip()):
                 extras[column] = cell
-        return GrantRow(line, *values, extras=extras)
+        (agreement, title, grantor, grantee, rights, territory, start, end, exclusivity,
+         language, status, title_name, grantor_name, grantee_name) = values
+        return GrantRow(
+            row=line, agreement=agreement, title=title, grantor=grantor, grantee=grantee,
+            rights=rights, territory=territory, start=start, end=end,
+            exclusivity=exclusivity, language=language, status=status,
+            title_name=title_name, grantor_name=grantor_name, grantee_name=grantee_name,
+            extras=extras,
+        )
 
 
 def read_rows(path: Path, fmt: str, licensee: str = "") -> RowFile | list[GrantRow]:
@@ -177,6 +184,9 @@ def read_rows(path: Path, fmt: str, licensee: str = "") -> RowFile | list[GrantR
     if not path.is_file():
         raise BadInput(f"no such file: {path}")
     if fmt == "ema":
+        # openpyxl takes a third of a second to import: only when a workbook is read.
+        from ledger.io.ema import read_ema
+
         return read_ema(path, licensee=licensee)
     return RowFile(path)
 
@@ -231,7 +241,9 @@ def spec_from_row(row: GrantRow, default_status: str = "signed") -> tuple[GrantS
     return spec, status
 
 
-def specs_from_rows(rows: Iterable[GrantRow], source: str) -> tuple[list[GrantSpec], list[int], list[str]]:
+def specs_from_rows(
+    rows: Iterable[GrantRow], source: str
+) -> tuple[list[GrantSpec], list[int], list[str]]:
     specs: list[GrantSpec] = []
     lines: list[int] = []
     statuses: list[str] = []
@@ -428,13 +440,21 @@ class _Import:
         names = {spec.grantor: row.grantor_name, spec.grantee: row.grantee_name}
         for party in (spec.grantor, spec.grantee):
             if party not in self.parties:
-                work.record("party.added", f"party:{party}", {"id": party, "name": names[party] or party, "country": None})
+                work.record(
+                    "party.added", f"party:{party}",
+                    {"id": party, "name": names[party] or party, "country": None},
+                )
                 self.parties.add(party)
                 self.summary.parties.append(party)
         if spec.title not in self.titles:
-            title_owner = spec.grantor if self.owner_from_grantor and self.owner is None else self.owner
+            title_owner = self.owner
+            if self.owner_from_grantor and self.owner is None:
+                title_owner = spec.grantor
             if title_owner is None:
-                self.errors.append((row.row, f"title {spec.title!r} is not in the ledger: give --owner PARTY to create it"))
+                self.errors.append((
+                    row.row,
+                    f"title {spec.title!r} is not in the ledger: give --owner PARTY to create it",
+                ))
                 return False
             if title_owner not in self.parties:
                 self.errors.append((row.row, f"no party {title_owner!r} to own {spec.title!r}"))
@@ -451,8 +471,10 @@ class _Import:
         if spec.agreement not in self.agreements:
             work.record(
                 "agreement.added", f"agreement:{spec.agreement}",
-                {"ref": spec.agreement, "parties": list(dict.fromkeys((spec.grantor, spec.grantee))),
-                 "status": status, "signed_on": None, "note": f"created by import of {self.source}"},
+                {"ref": spec.agreement,
+                 "parties": list(dict.fromkeys((spec.grantor, spec.grantee))),
+                 "status": status, "signed_on": None,
+                 "note": f"created by import of {self.source}"},
             )
             self.agreements.add(spec.agreement)
             self.summary.agreements.append(spec.agreement)
@@ -473,13 +495,15 @@ class _Import:
             # Seen before (and let go) or already in the ledger: its grants, this file's
             # earlier rows among them, are read back from the database.
             self.work.projector.flush()
-            scope = TitleScope.load(self.conn, title, first_new=self.first_id, new_view=self._line_view)
+            scope = TitleScope.load(
+                self.conn, title, first_new=self.first_id, new_view=self._line_view
+            )
         self.scopes[title] = scope
         if len(self.scopes) > OPEN_TITLES:
             self.scopes.popitem(last=False)
         return scope
 
-    def _line_view(self, row: Row[tuple[object, ...]], index: int) -> GrantView:
+    def _line_view(self, row: Any, index: int) -> GrantView:
         """A grant this import wrote, back as the row it was checked as."""
         return replace(
             view_of_row(row), id=f"row {self.lines[index]}",
@@ -502,13 +526,15 @@ class _Import:
     def _check_and_write(self, row: GrantRow, spec: GrantSpec, status: str) -> None:
         index = len(self.lines)
         scope = self._scope(spec.title)
-        proposed = proposed_view(spec, scope.events, f"row {row.row}", status, seq=10**12 + index)
+        label = f"row {row.row}"
+        proposed = proposed_view(spec, scope.events, label, status, seq=10**12 + index)
         for conflict in check_grant(proposed, scope.around(proposed), scope.owners):
             self.conflicts.append(explain(conflict, proposed, row.row))
         scope.add_line(index, proposed)
         grant_id = self.first_id + index
         payload = self._payload(grant_id, spec)
-        entry = self.work.journal.append("grant.added", f"grant:{grant_label(grant_id)}", payload, None)
+        subject = f"grant:{grant_label(grant_id)}"
+        entry = self.work.journal.append("grant.added", subject, payload, None)
         self.work.projector.apply(entry, payload, spec)
         self.work.last_hash = entry.hash
         self.lines.append(row.row)
@@ -567,7 +593,8 @@ def export_rows(conn: Connection) -> Iterator[GrantRow]:
             grantee=row.grantee_id, rights=row.rights, territory=row.territory, start=row.start,
             end=_end_text(row.end, row.terminated_on), exclusivity=row.exclusivity,
             language=row.languages or "", status=row.standing,
-            title_name=title_names.get(row.title_id, ""), grantor_name=names.get(row.grantor_id, ""),
+            title_name=title_names.get(row.title_id, ""),
+            grantor_name=names.get(row.grantor_id, ""),
             grantee_name=names.get(row.grantee_id, ""), extras=refs,
         )
 

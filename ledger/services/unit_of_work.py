@@ -100,8 +100,9 @@ def refusal_for(exc: DBAPIError) -> Refused | None:
     if state in READ_ONLY_STATES or "readonly database" in message or "read-only" in message:
         return Refused(READ_ONLY_MESSAGE)
     if state == LOCK_TIMEOUT_STATE or "database is locked" in message:
+        waited = f"{lock_timeout_seconds():g} s"
         return Refused(
-            f"another writer held the ledger's lock for more than {lock_timeout_seconds():g} s; "
+            f"the ledger stayed locked by another writer (waited up to {waited}); "
             "nothing was written, try again"
         )
     return None

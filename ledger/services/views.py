@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, bindparam, select
 
-from ledger.domain.conflicts import GrantView, HoldbackView, OwnershipView
+from ledger.domain.conflicts import (
+    GrantView,
+    HoldbackView,
+    OwnershipView,
+    grant_box,
+    holdback_boxes,
+)
 from ledger.domain.grants import EventDate, GrantSpec, resolve_last_day, resolve_start
 from ledger.domain.rights import RIGHTS, parse_rights
 from ledger.domain.territories import parse_territory
@@ -25,7 +31,7 @@ from ledger.persistence.schema import (
 A = Agreement.__table__
 G = RightsGrant.__table__
 H = Holdback.__table__
-O = Ownership.__table__
+O = Ownership.__table__  # noqa: E741
 E = ReleaseEvent.__table__
 T = Title.__table__
 
@@ -82,10 +88,10 @@ GRANT_COLUMNS = (
 )
 
 
-def view_of_row(row: Row[tuple[object, ...]], holdbacks: Sequence[HoldbackView] = ()) -> GrantView:
+def view_of_row(row: Any, holdbacks: Sequence[HoldbackView] = ()) -> GrantView:
     standing = str(row.standing)
     return GrantView(
-        id=grant_label(int(row.id)),  # type: ignore[call-overload]
+        id=grant_label(int(row.id)),
         agreement=str(row.agreement_ref),
         status=standing if standing in ("draft", "mou", "signed") else "draft",  # type: ignore[arg-type]
         grantor=str(row.grantor_id),
@@ -93,11 +99,11 @@ def view_of_row(row: Row[tuple[object, ...]], holdbacks: Sequence[HoldbackView] 
         rights=rights_of(str(row.rights)),
         countries=countries_of(str(row.territory)),
         languages=languages_of(str(row.languages)) if row.languages is not None else None,
-        start=row.first_day,  # type: ignore[arg-type]
-        end=row.last_day,  # type: ignore[arg-type]
-        exclusivity=str(row.exclusivity),  # type: ignore[arg-type]
+        start=row.first_day,
+        end=row.last_day,
+        exclusivity=row.exclusivity,
         holdbacks=tuple(holdbacks),
-        recorded_seq=int(row.recorded_seq),  # type: ignore[call-overload]
+        recorded_seq=int(row.recorded_seq),
     )
 
 
@@ -176,9 +182,11 @@ class Nearby:
 
     `around(proposed)` gives, tagged with the position each grant was added at, every
     grant whose rights, countries and days overlap the proposal's reach (its scope and its
-    holdbacks), and every grant that carries holdbacks: a superset of the grants the
-    conflict engine would keep for `proposed`, so its answer is the same, while a title
-    with hundreds of grants in other media, places or years costs a few set tests.
+    holdbacks, as `grant_box` and `holdback_boxes` draw them), and every grant that carries
+    holdbacks: a superset of the grants the engine's `_snapshot` keeps for `proposed`
+    (the others never enter its rules, chains of title included), so its answer is the
+    same, while a title with hundreds of grants in other media, places or years costs a
+    few set tests. Keep the two in step.
     """
 
     def __init__(self) -> None:
@@ -198,13 +206,12 @@ class Nearby:
             group.append((position, view))
 
     def around(self, proposed: GrantView) -> list[tuple[int, GrantView]]:
-        rights = proposed.rights
-        countries = proposed.countries
-        for holdback in proposed.holdbacks:
-            rights = rights | holdback.rights
-            countries = countries | holdback.countries
-        first = date.min if proposed.start is None else proposed.start
-        last = date.max if proposed.end is None else proposed.end
+        # The proposal's reach as the engine draws it: its scope and its holdbacks.
+        boxes = (grant_box(proposed), *holdback_boxes(proposed))
+        rights = frozenset().union(*(box.rights for box in boxes))
+        countries = frozenset().union(*(box.countries for box in boxes))
+        first = min(box.first for box in boxes)
+        last = max(box.last for box in boxes)
         found = list(self._with_holdbacks)
         for held, group in self._by_rights.items():
             if held.isdisjoint(rights):
@@ -248,7 +255,7 @@ class TitleScope:
         title: str,
         exclude: str | None = None,
         first_new: int | None = None,
-        new_view: Callable[[Row[tuple[object, ...]], int], GrantView] | None = None,
+        new_view: Callable[[Any, int], GrantView] | None = None,
     ) -> TitleScope:
         """The title as recorded. With `first_new`, grants from that id on are lines of
         the deal being imported (already written): `new_view(row, index)` turns each back
@@ -283,7 +290,7 @@ def _recorded(
     conn: Connection,
     title: str,
     first_new: int | None,
-    new_view: Callable[[Row[tuple[object, ...]], int], GrantView] | None,
+    new_view: Callable[[Any, int], GrantView] | None,
     lines: Nearby | None,
 ) -> list[GrantView]:
     """The recorded grants of `title`; deal lines among them go straight into `lines`."""

@@ -1,9 +1,10 @@
-"""Signers racing each other: real processes, started at one moment, on both backends.
+"""Signers racing each other: real processes, released at one moment, on both backends.
 
-Each racer is a separate `rights-ledger` process (the console script's entry point run
-by this interpreter), so nothing is shared but the database. The racers import the tool,
-say they are ready, and wait for a start file, so their writes collide as closely as the
-operating system allows.
+The racers are separate operating-system processes with their own database connections;
+nothing is shared but the database. So that many rounds stay fast, each racer imports
+the tool once and then serves one command line per round: it waits for the round's
+start file, runs the command as the console script would (a fresh engine each time,
+disposed afterwards), and reports its exit code, stdout and stderr.
 """
 
 from __future__ import annotations
@@ -36,16 +37,48 @@ from ledger.services.unit_of_work import TITLE_LOCK, title_lock_key
 ROOT = Path(__file__).resolve().parents[2]
 RACERS = 8
 ROUNDS = 3
-# Import the tool, say "ready", wait for the start file, then run the command line.
 RACER = """\
-import os, sys, time
-from cli.main import main
-ready, go = sys.argv[1], sys.argv[2]
-del sys.argv[1:3]
-open(ready, "w").close()
-while not os.path.exists(go):
-    time.sleep(0.002)
-main()
+import io, json, os, sys, time, traceback
+import cli.context as context
+from cli.main import cli as group
+
+engines = []
+make_engine = context.make_engine
+def tracked(url=None):
+    engines.append(make_engine(url))
+    return engines[-1]
+context.make_engine = tracked
+
+scratch, me = sys.argv[1], sys.argv[2]
+open(os.path.join(scratch, f"ready-{me}"), "w").close()
+n = 0
+while True:
+    n += 1
+    while not os.path.exists(os.path.join(scratch, f"go-{n}")):
+        time.sleep(0.002)
+    with open(os.path.join(scratch, f"cmd-{n}-{me}")) as f:
+        argv = json.load(f)
+    if argv is None:
+        break
+    out, err = io.StringIO(), io.StringIO()
+    sys.stdout, sys.stderr = out, err
+    try:
+        group.main(args=argv, prog_name="rights-ledger")
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except BaseException:
+        traceback.print_exc()
+        code = 99
+    finally:
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    for engine in engines:
+        engine.dispose()
+    engines.clear()
+    tmp = os.path.join(scratch, f"out-{n}-{me}.tmp")
+    with open(tmp, "w") as f:
+        json.dump({"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}, f)
+    os.replace(tmp, os.path.join(scratch, f"out-{n}-{me}"))
 """
 # The plain console script, for single commands.
 CONSOLE = "from cli.main import main; main()"
@@ -57,6 +90,67 @@ class Outcome:
     code: int
     stdout: str
     stderr: str
+
+
+class Racers:
+    """RACERS warm processes that each run one command line per round, all released at once."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.scratch = scratch
+        self.round = 0
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", RACER, str(scratch), str(i)], cwd=ROOT,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            )
+            for i in range(1, RACERS + 1)
+        ]
+        self._wait_for([scratch / f"ready-{i}" for i in range(1, RACERS + 1)], 120)
+
+    def _wait_for(self, files: Sequence[Path], seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not all(f.exists() for f in files):
+            for proc in self.procs:
+                if proc.poll() is not None:
+                    raise AssertionError(f"a racer died: {proc.communicate()[1]}")
+            assert time.monotonic() < deadline, "the racers did not answer in time"
+            time.sleep(0.005)
+
+    def _release(self, commands: Sequence[Sequence[str] | None]) -> None:
+        self.round += 1
+        for i, command in enumerate(commands, start=1):
+            (self.scratch / f"cmd-{self.round}-{i}").write_text(json.dumps(command))
+        (self.scratch / f"go-{self.round}").touch()
+
+    def race(self, db_url: str, commands: Sequence[Sequence[str]]) -> list[Outcome]:
+        """Run command i in racer i, all starting together; each signs as signer-i."""
+        assert len(commands) == RACERS
+        self._release([
+            ["--db", db_url, "--actor", f"signer-{i}", *command]
+            for i, command in enumerate(commands, start=1)
+        ])
+        outs = [self.scratch / f"out-{self.round}-{i}" for i in range(1, RACERS + 1)]
+        self._wait_for(outs, 120)
+        outcomes = []
+        for i, out in enumerate(outs, start=1):
+            report = json.loads(out.read_text())
+            outcomes.append(Outcome(i, report["code"], report["stdout"], report["stderr"]))
+        return outcomes
+
+    def stop(self) -> None:
+        self._release([None] * RACERS)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="module")
+def racers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Racers]:
+    pool = Racers(tmp_path_factory.mktemp("racers"))
+    yield pool
+    pool.stop()
 
 
 # -- set-up --------------------------------------------------------------------------------
@@ -84,37 +178,6 @@ def exclusive_svod_in_cn(racer: int, title: str) -> list[str]:
 
 
 # -- running processes ---------------------------------------------------------------------
-
-
-def race(
-    db_url: str, commands: Sequence[Sequence[str]], scratch: Path,
-    env: dict[str, str] | None = None,
-) -> list[Outcome]:
-    """Start one process per command, release them together, and collect how each ended."""
-    scratch.mkdir(parents=True, exist_ok=True)
-    go = scratch / "go"
-    procs: list[tuple[Path, subprocess.Popen[str]]] = []
-    for i, command in enumerate(commands, start=1):
-        ready = scratch / f"ready-{i}"
-        argv = [sys.executable, "-c", RACER, str(ready), str(go),
-                "--db", db_url, "--actor", f"signer-{i}", *command]
-        procs.append((ready, subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )))
-    deadline = time.monotonic() + 60
-    while not all(ready.exists() for ready, _ in procs):
-        assert time.monotonic() < deadline, "the racers never all became ready"
-        assert all(p.poll() is None for _, p in procs), "a racer died before the start"
-        time.sleep(0.01)
-    go.touch()
-    outcomes = []
-    for i, (_, proc) in enumerate(procs, start=1):
-        stdout, stderr = proc.communicate(timeout=120)
-        outcomes.append(Outcome(i, proc.returncode, stdout, stderr))
-    go.unlink()
-    for ready, _ in procs:
-        ready.unlink()
-    return outcomes
 
 
 def console(db_url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -152,14 +215,13 @@ def racing_ledger(ledger: Ledger) -> Iterator[Ledger]:
 
 
 def test_of_eight_colliding_exclusive_deals_signed_at_once_exactly_one_lands(
-    racing_ledger: Ledger, db_url: str, tmp_path: Path
+    racing_ledger: Ledger, db_url: str, racers: Racers
 ) -> None:
     tally: list[tuple[int, int]] = []
     for n in range(1, ROUNDS + 1):
         title = f"round-{n}"
-        outcomes = race(
-            db_url, [exclusive_svod_in_cn(i, title) for i in range(1, RACERS + 1)],
-            tmp_path / f"round-{n}",
+        outcomes = racers.race(
+            db_url, [exclusive_svod_in_cn(i, title) for i in range(1, RACERS + 1)]
         )
         no_tracebacks(outcomes)
         landed = [o for o in outcomes if o.code == 0]
@@ -186,7 +248,7 @@ def test_of_eight_colliding_exclusive_deals_signed_at_once_exactly_one_lands(
 
 
 def test_an_import_racing_grant_adds_for_the_same_rights_lets_exactly_one_deal_land(
-    racing_ledger: Ledger, db_url: str, tmp_path: Path
+    racing_ledger: Ledger, db_url: str, racers: Racers, tmp_path: Path
 ) -> None:
     """`import` is checked and written under one lock too, against `grant add` as well
     as against other imports."""
@@ -203,7 +265,7 @@ def test_an_import_racing_grant_adds_for_the_same_rights_lets_exactly_one_deal_l
             encoding="utf-8",
         )
         commands.append(["import", str(deal), "--format", "csv"])
-    outcomes = race(db_url, commands, tmp_path / "mixed")
+    outcomes = racers.race(db_url, commands)
     no_tracebacks(outcomes)
     assert sorted(o.code for o in outcomes) == [0] + [1] * (RACERS - 1), outcomes
     for loser in (o for o in outcomes if o.code != 0):
@@ -213,14 +275,13 @@ def test_an_import_racing_grant_adds_for_the_same_rights_lets_exactly_one_deal_l
 
 
 def test_eight_deals_on_eight_different_titles_signed_at_once_all_land(
-    ledger: Ledger, db_url: str, tmp_path: Path
+    ledger: Ledger, db_url: str, racers: Racers
 ) -> None:
     titles = [f"film-{i}" for i in range(1, RACERS + 1)]
     owner_and_licensees(ledger, titles)
     ledger.engine.dispose()
-    outcomes = race(
-        db_url, [exclusive_svod_in_cn(i, titles[i - 1]) for i in range(1, RACERS + 1)],
-        tmp_path / "apart",
+    outcomes = racers.race(
+        db_url, [exclusive_svod_in_cn(i, titles[i - 1]) for i in range(1, RACERS + 1)]
     )
     no_tracebacks(outcomes)
     assert [o.code for o in outcomes] == [0] * RACERS, [o.stderr for o in outcomes]
@@ -228,6 +289,18 @@ def test_eight_deals_on_eight_different_titles_signed_at_once_all_land(
     assert labels == sorted(f"G{i}" for i in range(1, RACERS + 1))
     assert sorted(g["title"] for g in grants_in(db_url)) == sorted(titles)
     assert verify(db_url).exit_code == 0
+
+
+def test_eight_processes_opening_a_new_sqlite_ledger_at_once_all_find_it_migrated(
+    racers: Racers, tmp_path: Path
+) -> None:
+    """The first use of an SQLite file migrates it; racers take turns at that too."""
+    url = f"sqlite:///{tmp_path / 'new' / 'ledger.db'}"
+    outcomes = racers.race(url, [["party", "add", f"party-{i}", "--name", f"Party {i}"]
+                                 for i in range(1, RACERS + 1)])
+    no_tracebacks(outcomes)
+    assert [(o.code, o.stderr) for o in outcomes] == [(0, "")] * RACERS
+    assert verify(url).exit_code == 0
 
 
 # -- who waits for whom --------------------------------------------------------------------
@@ -258,7 +331,7 @@ def test_on_postgresql_a_grant_on_another_title_does_not_wait_for_a_held_title_l
         assert waiting.poll() is None, "a grant on the locked title did not wait"
         assert [g["title"] for g in grants_in(db_url)] == ["title-b"]
     # The holder's transaction ended: the waiting grant now goes through.
-    stdout, stderr = waiting.communicate(timeout=30)
+    _, stderr = waiting.communicate(timeout=30)
     holder.dispose()
     assert waiting.returncode == 0, stderr
     assert sorted(g["title"] for g in grants_in(db_url)) == ["title-a", "title-b"]
@@ -294,7 +367,7 @@ def test_a_writer_kept_waiting_past_the_lock_timeout_is_refused_with_nothing_wri
     holder.dispose()
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip().splitlines() == [
-        "rights-ledger: another writer held the ledger's lock for more than 1 s; "
+        "rights-ledger: the ledger stayed locked by another writer (waited up to 1 s); "
         "nothing was written, try again"
     ]
     assert waited < 30
@@ -330,8 +403,9 @@ def _lost_connection() -> OperationalError:
 def _journal_and_grants(db_url: str) -> tuple[int, int]:
     engine = make_engine(db_url)
     with engine.connect() as conn:
-        entries = conn.execute(select(func.count()).select_from(JournalEntry.__table__)).scalar_one()
-        grants = conn.execute(select(func.count()).select_from(RightsGrant.__table__)).scalar_one()
+        count = select(func.count())
+        entries = conn.execute(count.select_from(JournalEntry.__table__)).scalar_one()
+        grants = conn.execute(count.select_from(RightsGrant.__table__)).scalar_one()
     engine.dispose()
     return int(entries), int(grants)
 
@@ -408,7 +482,8 @@ def test_a_database_error_that_is_not_transient_is_one_line_and_writes_nothing(
     before = _journal_and_grants(db_url)
 
     def broken() -> ProgrammingError:
-        return ProgrammingError("INSERT ...", {}, _DriverFault('relation "x" does not exist', "42P01"))
+        fault = _DriverFault('relation "x" does not exist', "42P01")
+        return ProgrammingError("INSERT ...", {}, fault)
 
     calls = _fail_journal_flush(monkeypatch, broken, times=10**6)
     result = _invoke(db_url, *exclusive_svod_in_cn(1, "title-a"))

@@ -84,6 +84,22 @@ def drop_triggers(engine: Engine) -> None:
             conn.execute(text(f"DROP TRIGGER journal_no_{action}{on}"))
 
 
+def restore_triggers(engine: Engine) -> None:
+    """Put the guards back as the migration made them, as a careful tamperer would."""
+    with engine.begin() as conn:
+        for action in ("update", "delete"):
+            if engine.dialect.name == "postgresql":
+                conn.execute(text(
+                    f"CREATE TRIGGER journal_no_{action} BEFORE {action.upper()} ON journal "
+                    "FOR EACH ROW EXECUTE FUNCTION journal_refuse_change()"
+                ))
+            else:
+                conn.execute(text(
+                    f"CREATE TRIGGER journal_no_{action} BEFORE {action.upper()} ON journal "
+                    "BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END"
+                ))
+
+
 def sql(engine: Engine, *statements: str, **params: Any) -> None:
     with engine.begin() as conn:
         for statement in statements:
@@ -155,6 +171,28 @@ def test_refused_edits_leave_the_ledger_intact(run: Run, raw: Engine, built: Jou
     with pytest.raises(DBAPIError):
         sql(raw, "UPDATE journal SET actor = 'someone else'")
     assert verify(run, expect=0).startswith("intact:")
+
+
+def test_verify_reports_a_dropped_guard_even_when_nothing_was_edited(
+    run: Run, raw: Engine, built: Journal
+) -> None:
+    drop_triggers(raw)
+    report = verify(run, expect=1)
+    assert "journal_no_update is missing, disabled or altered" in report
+
+
+def test_verify_reports_a_disabled_or_defanged_guard(run: Run, raw: Engine, built: Journal) -> None:
+    if raw.dialect.name == "postgresql":
+        sql(raw, "ALTER TABLE journal DISABLE TRIGGER journal_no_delete")
+        assert "journal_no_delete" in verify(run, expect=1)
+        sql(raw, "ALTER TABLE journal ENABLE TRIGGER journal_no_delete")
+        assert verify(run, expect=0).startswith("intact:")
+        sql(raw, "CREATE OR REPLACE FUNCTION journal_refuse_change() RETURNS trigger AS $$ "
+                 "BEGIN RETURN NEW; END; $$ LANGUAGE plpgsql")
+    else:
+        sql(raw, "DROP TRIGGER journal_no_update",
+            "CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal BEGIN SELECT 1; END")
+    assert "journal_no_update is missing, disabled or altered" in verify(run, expect=1)
 
 
 # -- tampering with the journal behind the tool's back ---------------------------------------
@@ -249,6 +287,7 @@ def test_verify_catches_a_truncated_journal_against_a_head_it_printed_earlier(
     assert head["hash"] in run("verify").stdout
     drop_triggers(raw)
     sql(raw, "DELETE FROM journal WHERE seq = :seq", seq=head["seq"])
+    restore_triggers(raw)
     assert run("verify").stdout.startswith(f"intact: {head['seq'] - 1} journal entries")
     report = verify_with_anchor(run, f"{head['seq']}:{head['hash']}", expect=1)
     assert f"journal entry {head['seq']}" in report
@@ -284,6 +323,7 @@ def test_verify_catches_a_journal_rewritten_from_an_anchored_entry_on(
                  "WHERE seq = :seq",
             reason=reason, prev=prev, hash=digest, seq=entry["seq"])
         prev = digest
+    restore_triggers(raw)
     assert run("verify").stdout.startswith("intact:")
     report = verify_with_anchor(run, anchor, expect=1)
     assert f"journal entry {built[-2]['seq']} no longer matches the anchor" in report
