@@ -10,7 +10,7 @@ import click
 
 from cli.context import Env
 from cli.output import emit, format_option, warn, write_atomically
-from ledger.errors import BadInput
+from ledger.errors import BadInput, NotFound
 from ledger.io.csv_format import write_csv
 from ledger.io.ema import write_ema
 from ledger.io.rows import RowErrors
@@ -37,14 +37,28 @@ def history(env: Env, subject: str | None, fmt: str) -> None:
     """
     found = journal_history(env.ledger().engine, subject)
     rows: list[dict[str, Any]] = [
-        {"seq": e.seq, "recorded_at": e.recorded_at, "actor": e.actor, "kind": e.kind,
-         "subject": e.subject, "reason": e.reason, "payload": e.data, "hash": e.hash}
+        {
+            "seq": e.seq,
+            "recorded_at": e.recorded_at,
+            "actor": e.actor,
+            "kind": e.kind,
+            "subject": e.subject,
+            "reason": e.reason,
+            "payload": e.data,
+            "hash": e.hash,
+        }
         for e in found
     ]
+    if subject is not None and not rows:
+        raise NotFound(f"nothing in the journal about {subject!r}")
     if fmt == "table":
         rows = [{**r, "payload": _summary(r["payload"])} for r in rows]
-    emit(fmt, rows, ("seq", "recorded_at", "actor", "kind", "subject", "reason", "payload"),
-         f"no journal entries about {subject}" if subject else "the journal is empty")
+    emit(
+        fmt,
+        rows,
+        ("seq", "recorded_at", "actor", "kind", "subject", "reason", "payload"),
+        f"no journal entries about {subject}" if subject else "the journal is empty",
+    )
 
 
 def _summary(payload: dict[str, object]) -> str:
@@ -67,8 +81,12 @@ def _anchor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 
 
 @click.command()
-@click.option("--anchor", callback=_anchor, metavar="SEQ:HASH",
-              help="A head printed by an earlier verify, kept elsewhere: it must still be there.")
+@click.option(
+    "--anchor",
+    callback=_anchor,
+    metavar="SEQ:HASH",
+    help="A head printed by an earlier verify, kept elsewhere: it must still be there.",
+)
 @pass_env
 def verify(env: Env, anchor: Anchor | None) -> None:
     """Recompute the journal's hash chain and compare the ledger's state with it.
@@ -96,15 +114,24 @@ def verify(env: Env, anchor: Anchor | None) -> None:
 
 @click.command("import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=False))
-@click.option("--format", "fmt", type=click.Choice(("csv", "ema", "journal")),
-              help="Default: by extension (.xlsx is ema, .jsonl journal).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("csv", "ema", "journal")),
+    help="Default: by extension (.xlsx is ema, .jsonl journal).",
+)
 @click.option("--dry-run", is_flag=True, help="Check everything, write nothing.")
-@click.option("--owner",
-              help="Owner (worldwide) of titles the file creates (EMA default: the licensor).")
+@click.option(
+    "--owner", help="Owner (worldwide) of titles the file creates (EMA default: the licensor)."
+)
 @click.option("--licensee", help="EMA: the licensee when the file names none.")
 @pass_env
 def import_(
-    env: Env, file: Path, fmt: str | None, dry_run: bool, owner: str | None,
+    env: Env,
+    file: Path,
+    fmt: str | None,
+    dry_run: bool,
+    owner: str | None,
     licensee: str | None,
 ) -> None:
     """Import grants from CSV or an EMA Avails spreadsheet, or a whole journal: all or nothing.
@@ -133,8 +160,13 @@ def import_(
         with click.progressbar(length=len(rows), label="importing", file=sys.stderr) as bar:
             show = bar.update if sys.stderr.isatty() else None
             summary = import_rows(
-                ledger, rows, file.name, owner=owner, owner_from_grantor=fmt == "ema",
-                dry_run=dry_run, progress=show,
+                ledger,
+                rows,
+                file.name,
+                owner=owner,
+                owner_from_grantor=fmt == "ema",
+                dry_run=dry_run,
+                progress=show,
             )
     except RowErrors as errors:
         for line in errors.lines():
@@ -142,8 +174,10 @@ def import_(
         raise
     except ImportRefused as refused:
         for conflict in refused.result.conflicts:
-            warn(f"{file.name} row {conflict.line}: {conflict.severity}: {conflict.kind}: "
-                 f"{conflict.message}")
+            warn(
+                f"{file.name} row {conflict.line}: {conflict.severity}: {conflict.kind}: "
+                f"{conflict.message}"
+            )
         raise
     for conflict in summary.warnings:
         warn(f"{file.name} row {conflict.line}: warn: {conflict.kind}: {conflict.message}")
@@ -161,10 +195,18 @@ def _format_of(file: Path) -> str:
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(("csv", "ema", "journal")), default="csv",
-              show_default=True)
-@click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write to FILE (atomically); default stdout (not for ema).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("csv", "ema", "journal")),
+    default="csv",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to FILE (atomically); default stdout (not for ema).",
+)
 @pass_env
 def export(env: Env, fmt: str, output: Path | None) -> None:
     """Export every grant as CSV or an EMA Avails spreadsheet, or the whole journal.

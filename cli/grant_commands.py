@@ -192,7 +192,7 @@ def print_check(result: CheckResult, fmt: str) -> None:
 @format_option
 @pass_env
 def check(
-    env: Env, deal_file: Path | None, recorded_as_of: str | None, fmt: str, **values: Any
+    env: Env, /, deal_file: Path | None, recorded_as_of: str | None, fmt: str, **values: Any
 ) -> None:
     """Check a proposed deal for conflicts before signing. Exit 1 when something blocks.
 
@@ -225,7 +225,7 @@ def grant() -> None:
 )
 @click.option("--reason", help="Why the conflicts are accepted (kept in the journal).")
 @pass_env
-def grant_add(env: Env, allow_conflicts: bool, reason: str | None, **values: Any) -> None:
+def grant_add(env: Env, /, allow_conflicts: bool, reason: str | None, **values: Any) -> None:
     """Record a grant. It is checked first: a blocking conflict refuses it (exit 1).
 
     Prints the new grant's id alone on stdout; warnings go to stderr.
@@ -323,7 +323,9 @@ def grant_show(env: Env, grant_id: str, recorded_as_of: str | None, fmt: str) ->
 @click.option("--reason", required=True, help="Why (kept in the journal).")
 @click.option("--allow-conflicts", is_flag=True, help="Record despite blocking conflicts.")
 @pass_env
-def grant_amend(env: Env, grant_id: str, reason: str, allow_conflicts: bool, **values: Any) -> None:
+def grant_amend(
+    env: Env, /, grant_id: str, reason: str, allow_conflicts: bool, **values: Any
+) -> None:
     """Amend a grant (e.g. extend it). The grant keeps its id; the journal keeps both versions.
 
     \b

@@ -14,7 +14,7 @@ from ledger.domain.territories import TerritoryExpr, parse_territory
 from ledger.errors import BadInput
 
 
-class _Parsed(click.ParamType):
+class _Parsed(click.ParamType):  # type: ignore[type-arg]
     """A parameter parsed by a ledger function; its BadInput becomes a usage error."""
 
     def parse(self, value: str) -> Any:

@@ -117,6 +117,27 @@ def title_add(
     click.echo(title_id)
 
 
+@title.command("owner")
+@click.argument("title_id")
+@click.option(
+    "--owner",
+    "owners",
+    multiple=True,
+    required=True,
+    help="PARTY[:TERRITORIES[:SHARE]], repeatable; e.g. china-film:CN:40.",
+)
+@pass_env
+def title_owner(env: Env, title_id: str, owners: tuple[str, ...]) -> None:
+    """Add owners of a title's original rights (a co-production partner, a buy-out).
+
+    \b
+    Example:
+      rights-ledger title owner 20-once-again --owner china-film:CN:40
+    """
+    env.ledger().add_owners(title_id, [_owner(o) for o in owners])
+    click.echo(title_id)
+
+
 @title.command("list")
 @format_option
 @pass_env

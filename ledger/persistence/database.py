@@ -139,7 +139,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate to `revision`. Concurrent upgrades (several processes using one new SQLite
     file at once, two admins running `db upgrade`) take turns under a lock, and the later
     ones find the schema current and do nothing."""
-    with engine.begin() as conn:
+    with engine.connect() as conn, immediate(conn), conn.begin():
         if not is_sqlite(conn):
             conn.execute(
                 text("SELECT pg_advisory_xact_lock(:a, :b)"),

@@ -45,7 +45,7 @@ def agreements(engine: Engine) -> list[dict[str, Any]]:
         members: dict[str, list[str]] = {}
         for m in conn.execute(select(AP).order_by(AP.c.agreement_ref, AP.c.party_id)):
             members.setdefault(m.agreement_ref, []).append(m.party_id)
-        counts = dict(
+        counts: dict[str, int] = dict(
             conn.execute(select(G.c.agreement_ref, func.count()).group_by(G.c.agreement_ref)).all()
         )
         return [

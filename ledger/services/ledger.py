@@ -75,7 +75,9 @@ class Ledger:
 
     # -- plumbing ----------------------------------------------------------------------
 
-    def write(self, step: Callable[[Work], Any], titles: Sequence[str] = (), whole: bool = False) -> Any:
+    def write(
+        self, step: Callable[[Work], Any], titles: Sequence[str] = (), whole: bool = False
+    ) -> Any:
         return run_write(self.engine, self.actor, self.now, step, titles, whole)
 
     # -- parties, titles, events -------------------------------------------------------
@@ -87,7 +89,9 @@ class Ledger:
         def step(work: Work) -> None:
             if _exists(work.conn, P.c.id, party_id):
                 raise Refused(f"party {party_id!r} already exists")
-            work.record("party.added", f"party:{party_id}", {"id": party_id, "name": name, "country": cc})
+            work.record(
+                "party.added", f"party:{party_id}", {"id": party_id, "name": name, "country": cc}
+            )
 
         self.write(step)
 
@@ -107,9 +111,14 @@ class Ledger:
         if kind not in TITLE_KINDS:
             raise BadInput(f"unknown title kind {kind!r} (use {', '.join(TITLE_KINDS)})")
         payload: dict[str, Any] = {
-            "id": title_id, "name": name, "original_name": original_name, "kind": kind,
-            "year": year, "origin": _single_country(origin) if origin else None,
-            "eidr": normalise_eidr(eidr) if eidr else None, "parent": parent,
+            "id": title_id,
+            "name": name,
+            "original_name": original_name,
+            "kind": kind,
+            "year": year,
+            "origin": _single_country(origin) if origin else None,
+            "eidr": normalise_eidr(eidr) if eidr else None,
+            "parent": parent,
             "owners": [
                 {"party": o.party, "territory": parse_territory(o.territory).text, "share": o.share}
                 for o in owners
@@ -129,16 +138,39 @@ class Ledger:
 
         self.write(step, titles=[title_id])
 
+    def add_owners(self, title: str, owners: Sequence[OwnerShare]) -> None:
+        """Record further owners of a title's original rights (a co-producer's share)."""
+        payloads = [
+            {
+                "title": title,
+                "party": o.party,
+                "territory": parse_territory(o.territory).text,
+                "share": o.share,
+            }
+            for o in owners
+        ]
+
+        def step(work: Work) -> None:
+            _need(work.conn, T.c.id, title, "title")
+            for payload in payloads:
+                _need(work.conn, P.c.id, str(payload["party"]), "party")
+                work.record("ownership.added", f"title:{title}", payload)
+
+        self.write(step, titles=[title])
+
     def record_event(self, title: str, kind: str, territory: str, on: date) -> None:
         expr = parse_territory(territory)
         event_kind = kind.strip().lower()
         if not event_kind.replace("-", "").isalnum():
-            raise BadInput(f"bad event kind {kind!r}: use a word such as theatrical, est, broadcast")
+            raise BadInput(
+                f"bad event kind {kind!r}: use a word such as theatrical, est, broadcast"
+            )
 
         def step(work: Work) -> None:
             _need(work.conn, T.c.id, title, "title")
             work.record(
-                "event.recorded", f"title:{title}",
+                "event.recorded",
+                f"title:{title}",
                 {"title": title, "kind": event_kind, "territory": expr.text, "on": on.isoformat()},
             )
 
@@ -166,9 +198,15 @@ class Ledger:
             for party in parties:
                 _need(work.conn, P.c.id, party, "party")
             work.record(
-                "agreement.added", f"agreement:{ref}",
-                {"ref": ref, "parties": list(dict.fromkeys(parties)), "status": status,
-                 "signed_on": signed_on.isoformat() if signed_on else None, "note": note},
+                "agreement.added",
+                f"agreement:{ref}",
+                {
+                    "ref": ref,
+                    "parties": list(dict.fromkeys(parties)),
+                    "status": status,
+                    "signed_on": signed_on.isoformat() if signed_on else None,
+                    "note": note,
+                },
             )
 
         self.write(step)
@@ -178,8 +216,11 @@ class Ledger:
             status = self._agreement_status(work.conn, ref)
             if status in ("signed", "terminated"):
                 raise Refused(f"agreement {ref} is already {status}")
-            work.record("agreement.signed", f"agreement:{ref}",
-                        {"ref": ref, "on": on.isoformat() if on else None})
+            work.record(
+                "agreement.signed",
+                f"agreement:{ref}",
+                {"ref": ref, "on": on.isoformat() if on else None},
+            )
 
         self.write(step, titles=self._titles_of_agreement(ref))
 
@@ -189,8 +230,12 @@ class Ledger:
         def step(work: Work) -> None:
             if self._agreement_status(work.conn, ref) == "terminated":
                 raise Refused(f"agreement {ref} is already terminated")
-            work.record("agreement.terminated", f"agreement:{ref}",
-                        {"ref": ref, "on": on.isoformat()}, reason)
+            work.record(
+                "agreement.terminated",
+                f"agreement:{ref}",
+                {"ref": ref, "on": on.isoformat()},
+                reason,
+            )
 
         self.write(step, titles=self._titles_of_agreement(ref))
 
@@ -229,15 +274,22 @@ class Ledger:
             if allow_conflicts and result.conflicts:
                 payload["conflicts_allowed"] = True
                 payload["conflicts"] = [c.as_json() for c in result.conflicts]
-            work.record("grant.added", f"grant:{grant_label(grant_id)}", payload,
-                        reason if allow_conflicts and result.conflicts else None)
+            work.record(
+                "grant.added",
+                f"grant:{grant_label(grant_id)}",
+                payload,
+                reason if allow_conflicts and result.conflicts else None,
+            )
             return grant_label(grant_id), result
 
         label, result = self.write(step, titles=_lock_titles(self.engine, spec.title))
         return label, result
 
     def amend_grant(
-        self, label: str, changes: dict[str, Any], reason: str,
+        self,
+        label: str,
+        changes: dict[str, Any],
+        reason: str,
         allow_conflicts: bool = False,
     ) -> CheckResult:
         """Amend a grant (extend its window, change its scope): a new entry, same id."""
@@ -266,14 +318,20 @@ class Ledger:
 
         def step(work: Work) -> None:
             _need_grant(work.conn, grant_id)
-            work.record("grant.terminated", f"grant:{grant_label(grant_id)}",
-                        {"id": grant_id, "on": on.isoformat()}, reason)
+            work.record(
+                "grant.terminated",
+                f"grant:{grant_label(grant_id)}",
+                {"id": grant_id, "on": on.isoformat()},
+                reason,
+            )
 
         self.write(step, titles=self._titles_of_grant(grant_id))
 
     def _titles_of_grant(self, grant_id: int) -> list[str]:
         with self.engine.connect() as conn:
-            title = conn.execute(select(G.c.title_id).where(G.c.id == grant_id)).scalar_one_or_none()
+            title = conn.execute(
+                select(G.c.title_id).where(G.c.id == grant_id)
+            ).scalar_one_or_none()
         if title is None:
             raise NotFound(f"no grant {grant_label(grant_id)}")
         return _lock_titles(self.engine, str(title))
@@ -336,7 +394,9 @@ def _validate_references(conn: Connection, spec: GrantSpec) -> None:
         _need(conn, P.c.id, party, "party")
     status = conn.execute(select(A.c.status).where(A.c.ref == spec.agreement)).scalar_one_or_none()
     if status is None:
-        raise NotFound(f"no agreement {spec.agreement!r} (add it first: rights-ledger agreement add)")
+        raise NotFound(
+            f"no agreement {spec.agreement!r} (add it first: rights-ledger agreement add)"
+        )
     if status == "terminated":
         raise Refused(f"agreement {spec.agreement} is terminated; grants cannot be added to it")
 
@@ -370,7 +430,9 @@ def _need_reason(reason: str | None) -> None:
 
 def _check_slug(value: str, what: str) -> None:
     if not value or not all(c.isalnum() or c in "-_." for c in value) or not value[0].isalnum():
-        raise BadInput(f"bad {what} id {value!r}: use letters, digits and hyphens, e.g. alibaba-pictures")
+        raise BadInput(
+            f"bad {what} id {value!r}: use letters, digits and hyphens, e.g. alibaba-pictures"
+        )
 
 
 def _check_ref(value: str) -> None:

@@ -359,3 +359,35 @@ def test_csv_json_and_table_carry_the_same_rows(run: Run) -> None:
     assert len(table_lines) == len(from_json)
     for (grant, holder), line in zip(from_json, table_lines, strict=True):
         assert grant in line and holder in line
+
+
+def test_a_co_producer_added_as_owner_can_license_its_own_territory(run: Run) -> None:
+    seed_real(run, status="signed")
+    run("party", "add", "china-film", "--name", "China Film Co.")
+    run("agreement", "add", "CF-1", "--parties", "china-film,iqiyi", "--status", "signed")
+    args = (
+        "check",
+        "--title",
+        "real",
+        "--grantor",
+        "china-film",
+        "--grantee",
+        "iqiyi",
+        "--rights",
+        "free-tv",
+        "--territory",
+        "MO",
+        "--start",
+        "2020-01-01",
+        "--end",
+        "2020-12-31",
+        "--exclusivity",
+        "non-exclusive",
+        "--format",
+        "json",
+    )
+    assert as_json(run(*args, expect=1))["conflicts"][0]["kind"] == "no-rights-in"
+    run("title", "owner", "real", "--owner", "china-film:MO:10")
+    assert as_json(run(*args, expect=0))["clear"]
+    owners = as_json(run("title", "list", "--format", "json"))[0]["owners"]
+    assert owners == ["real-producer:WW", "china-film:MO:10%"]

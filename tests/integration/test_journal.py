@@ -516,9 +516,9 @@ def test_the_whole_history_is_the_journal_newest_last(run: Run, built: Journal) 
     assert built[-1]["kind"] == "grant.terminated"
 
 
-def test_history_of_something_unknown_says_so(run: Run, built: Journal) -> None:
-    result = run("history", "nothing-here", expect=None)
-    assert "no journal entries about nothing-here" in result.stdout + result.stderr
+def test_history_of_something_unknown_is_not_found(run: Run, built: Journal) -> None:
+    result = run("history", "nothing-here", expect=1)
+    assert result.stderr == "rights-ledger: nothing in the journal about 'nothing-here'\n"
 
 
 # -- the ledger as it stood ---------------------------------------------------------------
