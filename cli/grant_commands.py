@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -180,6 +181,22 @@ def print_check(result: CheckResult, fmt: str) -> None:
     click.echo(verdict)
 
 
+def warn_conflicts(result: CheckResult) -> None:
+    """Each conflict on stderr, so that stdout stays the grant id alone."""
+    for conflict in result.conflicts:
+        warn(f"{conflict.severity}: {conflict.kind}: {conflict.message}")
+
+
+@contextmanager
+def reporting_conflicts() -> Iterator[None]:
+    """Show every conflict of a refused write before its one-line refusal."""
+    try:
+        yield
+    except BlockedGrant as blocked:
+        warn_conflicts(blocked.result)
+        raise
+
+
 @click.command()
 @scope_options(agreement_required=False)
 @click.option(
@@ -237,14 +254,9 @@ def grant_add(env: Env, /, allow_conflicts: bool, reason: str | None, **values: 
           --territory CN --start 2017-06-28 --term 10y --exclusivity sole
     """
     spec = build_spec(values)
-    try:
+    with reporting_conflicts():
         label, result = env.ledger().add_grant(spec, allow_conflicts, reason)
-    except BlockedGrant as blocked:
-        for conflict in blocked.result.conflicts:
-            warn(f"{conflict.severity}: {conflict.kind}: {conflict.message}")
-        raise
-    for conflict in result.conflicts:
-        warn(f"{conflict.severity}: {conflict.kind}: {conflict.message}")
+    warn_conflicts(result)
     click.echo(label)
 
 
@@ -349,14 +361,9 @@ def grant_amend(
         raise BadInput(
             "nothing to amend: give --end, --term, --open, --start, --rights, --territory, ..."
         )
-    try:
+    with reporting_conflicts():
         result = env.ledger().amend_grant(grant_id, changes, reason, allow_conflicts)
-    except BlockedGrant as blocked:
-        for conflict in blocked.result.conflicts:
-            warn(f"{conflict.severity}: {conflict.kind}: {conflict.message}")
-        raise
-    for conflict in result.conflicts:
-        warn(f"{conflict.severity}: {conflict.kind}: {conflict.message}")
+    warn_conflicts(result)
     click.echo(grant_id.upper())
 
 
