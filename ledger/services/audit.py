@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import IO, Any, cast
 
 from sqlalchemy import (
@@ -45,14 +49,22 @@ J = cast(Table, JournalEntry.__table__)
 G = cast(Table, RightsGrant.__table__)
 # Entries about an agreement that change the standing of each of its grants.
 AGREEMENT_STANDING = ("agreement.signed", "agreement.terminated")
-STATE_TABLES: tuple[Table, ...] = tuple(
-    t for t in Base.metadata.sorted_tables if t.name != J.name
-)
+STATE_TABLES: tuple[Table, ...] = tuple(t for t in Base.metadata.sorted_tables if t.name != J.name)
 
 
 def scratch_engine() -> Engine:
-    """An empty, migrated, in-memory ledger database."""
-    engine = create_engine("sqlite://", poolclass=StaticPool)
+    """An empty, migrated ledger database in a temporary file, removed with the engine.
+
+    A file rather than memory, so that replaying a million-grant journal (verify, the
+    ledger as it stood) stays within a bounded resident size.
+    """
+    directory = tempfile.mkdtemp(prefix="rights-ledger-scratch-")
+    engine = create_engine(f"sqlite:///{Path(directory) / 'scratch.db'}", poolclass=StaticPool)
+    weakref.finalize(engine, shutil.rmtree, directory, True)
+    with engine.connect() as conn:
+        # A throwaway copy: no need to survive a crash, so skip the disk syncs.
+        conn.exec_driver_sql("PRAGMA synchronous=OFF")
+        conn.exec_driver_sql("PRAGMA journal_mode=OFF")
     upgrade(engine)
     return engine
 
@@ -115,8 +127,12 @@ class Anchor:
     @classmethod
     def parse(cls, text: str) -> Anchor:
         seq_text, _, digest = text.strip().lower().rpartition(":")
-        if (seq_text and not seq_text.isdigit()) or len(digest) < 8 or len(digest) > 64 or \
-                any(c not in "0123456789abcdef" for c in digest):
+        if (
+            (seq_text and not seq_text.isdigit())
+            or len(digest) < 8
+            or len(digest) > 64
+            or any(c not in "0123456789abcdef" for c in digest)
+        ):
             raise BadInput(
                 f"not a journal anchor: {text!r} (give SEQ:HASH as `verify` prints it, or a hash "
                 "prefix of at least 8 hex digits)"
@@ -184,17 +200,21 @@ def _unguarded(conn: Connection) -> str | None:
     or rewritten to let edits through is tampering even before anything is edited."""
     dialect = conn.dialect.name
     if dialect == "postgresql":
-        rows = conn.execute(text(
-            "SELECT t.tgname AS name, "
-            "t.tgenabled <> 'D' AND p.prosrc LIKE '%RAISE EXCEPTION%' AS armed "
-            "FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
-            "WHERE t.tgrelid = to_regclass('journal') AND NOT t.tgisinternal"
-        ))
+        rows = conn.execute(
+            text(
+                "SELECT t.tgname AS name, "
+                "t.tgenabled <> 'D' AND p.prosrc LIKE '%RAISE EXCEPTION%' AS armed "
+                "FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+                "WHERE t.tgrelid = to_regclass('journal') AND NOT t.tgisinternal"
+            )
+        )
     elif dialect == "sqlite":
-        rows = conn.execute(text(
-            "SELECT name, instr(upper(sql), 'RAISE(ABORT') > 0 AS armed "
-            "FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'journal'"
-        ))
+        rows = conn.execute(
+            text(
+                "SELECT name, instr(upper(sql), 'RAISE(ABORT') > 0 AS armed "
+                "FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'journal'"
+            )
+        )
     else:
         return None
     armed = {row.name for row in rows if row.armed}
@@ -272,8 +292,9 @@ def _first_drift(live: Connection, rebuilt: Connection) -> str | None:
         key_names = [c.name for c in table.primary_key.columns]
         positions = [names.index(n) for n in key_names]
 
-        def row_key(row: tuple[Any, ...], key_names: list[str] = key_names,
-                    positions: list[int] = positions) -> str:
+        def row_key(
+            row: tuple[Any, ...], key_names: list[str] = key_names, positions: list[int] = positions
+        ) -> str:
             return ", ".join(f"{n}={row[i]}" for n, i in zip(key_names, positions, strict=True))
 
         left, right = _rows(live, table, stored), _rows(rebuilt, table, stored)
