@@ -26,7 +26,8 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cache
+from itertools import pairwise
 from pathlib import Path
 
 from ledger.domain.territories import parse_territory
@@ -102,7 +103,7 @@ class Row:
         ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def countries(expression: str) -> tuple[str, ...]:
     return tuple(sorted(parse_territory(expression).countries))
 
@@ -124,15 +125,15 @@ def eras(rng: random.Random) -> list[tuple[date, date | None]]:
     cuts = sorted(rng.sample(range(1, YEARS * 12), rng.randint(0, 3)))
     months = [0, *cuts, YEARS * 12]
     windows: list[tuple[date, date | None]] = []
-    for first, after in zip(months, months[1:], strict=False):
+    for first, after in pairwise(months):
         start = date(FIRST_YEAR + first // 12, first % 12 + 1, 1)
         end = date(FIRST_YEAR + after // 12, after % 12 + 1, 1) - timedelta(days=1)
         if rng.random() < 0.15:
             continue  # not licensed in this era
         windows.append((start, end))
-    if windows and windows[-1][1] == date(FIRST_YEAR + YEARS, 1, 1) - timedelta(days=1):
-        if rng.random() < 0.2:
-            windows[-1] = (windows[-1][0], None)
+    last_day = date(FIRST_YEAR + YEARS, 1, 1) - timedelta(days=1)
+    if windows and windows[-1][1] == last_day and rng.random() < 0.2:
+        windows[-1] = (windows[-1][0], None)
     return windows
 
 
@@ -174,7 +175,9 @@ class Catalogue:
                 if rng.random() < 0.15:
                     partition = tuple(rng.sample(SINGLES, rng.randint(2, 6)))
                 for piece in partition:
-                    rows.extend(self.piece_rows(index, title, rights, sub_rights, piece, start, end))
+                    rows.extend(
+                        self.piece_rows(index, title, rights, sub_rights, piece, start, end)
+                    )
         rows = rows[:budget]
         while len(rows) < budget:
             rows.append(self.open_row(index, title))
@@ -201,7 +204,9 @@ class Catalogue:
         ref = self.agreement(self.owner, holder, index)
         yield Row(ref, title, self.owner, holder, rights, piece, start, end, exclusivity)
         if rng.random() < 0.25 and agreement_status(ref, self.seed) == "signed":
-            yield from self.sublicenses(index, title, holder, sub_rights, piece, start, end, exclusivity)
+            yield from self.sublicenses(
+                index, title, holder, sub_rights, piece, start, end, exclusivity
+            )
 
     def sublicenses(
         self, index: int, title: str, holder: str, sub_rights: tuple[str, ...], piece: str,
@@ -231,7 +236,8 @@ class Catalogue:
     def rows(self, interleave: int = 1) -> Iterator[Row]:
         budgets = self.budgets()
         for block in range(0, self.titles, interleave):
-            group = [self.title_rows(i, budgets[i]) for i in range(block, min(block + interleave, self.titles))]
+            last = min(block + interleave, self.titles)
+            group = [self.title_rows(i, budgets[i]) for i in range(block, last)]
             if interleave == 1:
                 yield from group[0]
                 continue
@@ -256,7 +262,9 @@ def write(path: Path, grants: int, titles: int, owner: str, seed: int, interleav
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--grants", type=int, default=10_000)
     parser.add_argument("--titles", type=int, help="default: one title per 100 grants")
     parser.add_argument("--owner", default="northstar-studios")

@@ -89,6 +89,7 @@ def in_process(url: str, titles: int, samples: int) -> dict[str, Any]:
 
     ledger = Ledger(make_engine(url), actor="bench")
     rng = random.Random(7)
+    exclusivities = ["exclusive", "sole", "non-exclusive"]
     proposals = []
     for n in range(samples):
         year = rng.randint(2012, 2030)
@@ -99,7 +100,7 @@ def in_process(url: str, titles: int, samples: int) -> dict[str, Any]:
                 rights=parse_rights(rng.choice(["svod", "pay-tv", "est", "theatrical", "avod"])),
                 territory=parse_territory(rng.choice(["CN", "KR", "WW -CN", "FR", "EU"])),
                 start=date(year, 1, 1), end=date(year + rng.randint(0, 4), 12, 31),
-                exclusivity=rng.choice(["exclusive", "sole", "non-exclusive"]),  # type: ignore[arg-type]
+                exclusivity=rng.choice(exclusivities),  # type: ignore[arg-type]
             )
         )
     ledger.check(proposals[:5])  # warm the caches and the connection pool
@@ -138,7 +139,8 @@ def measure(size: int, workdir: Path, samples: int, repeats: int) -> dict[str, A
     titles = max(1, size // 100)
     catalogue = workdir / f"catalogue-{size}.csv"
     if not catalogue.exists():
-        generated = run([PYTHON, str(HERE / "generate.py"), "--grants", str(size), "--output", str(catalogue)])
+        generate = HERE / "generate.py"
+        generated = run([PYTHON, str(generate), "--grants", str(size), "--output", str(catalogue)])
         if generated.code:
             raise SystemExit(generated.stderr)
     database = workdir / f"ledger-{size}.db"
@@ -166,10 +168,12 @@ def measure(size: int, workdir: Path, samples: int, repeats: int) -> dict[str, A
     ]
     check_wall, check_run = best_of(check_args, repeats)
     holders_wall, holders_run = best_of(
-        [*base, "holders", "--territory", "CN", "--on", AS_OF.isoformat(), "--format", "csv"], repeats
+        [*base, "holders", "--territory", "CN", "--on", AS_OF.isoformat(), "--format", "csv"],
+        repeats,
     )
     expiries_wall, expiries_run = best_of(
-        [*base, "expiries", "--within", "90d", "--as-of", AS_OF.isoformat(), "--format", "csv"], repeats
+        [*base, "expiries", "--within", "90d", "--as-of", AS_OF.isoformat(), "--format", "csv"],
+        repeats,
     )
     return {
         "grants": size, "titles": titles, "db_mib": database.stat().st_size / MIB,
@@ -218,14 +222,17 @@ def table(results: list[dict[str, Any]]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     out = []
     for n, line in enumerate(lines):
-        out.append("| " + " | ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(line)) + " |")
+        cells = (c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(line))
+        out.append("| " + " | ".join(cells) + " |")
         if n == 0:
             out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/rights-ledger-bench"))
     parser.add_argument("--samples", type=int, default=300, help="proposals timed in process")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -70,7 +70,7 @@ class Work:
     last_hash: str | None = None
 
     def record(
-        self, kind: str, subject: str, payload: dict[str, object], reason: str | None = None
+        self, kind: str, subject: str, payload: Mapping[str, object], reason: str | None = None
     ) -> int:
         entry = self.journal.append(kind, subject, payload, reason)
         self.projector.apply(entry)

@@ -19,9 +19,10 @@ from sqlalchemy.engine import make_url
 from cli.main import cli
 from ledger.persistence.database import make_engine, upgrade
 from ledger.persistence.schema import JournalEntry
-from tests.conftest import PostgresDatabases, seed_real
+from tests.conftest import PG_ENV, PostgresDatabases, seed_real
 
 Run = Callable[..., Result]
+SKIP_REASON = f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1/postgres)"
 
 # The statements of docs/team-ledger.md, with the role and database names filled in.
 READER_SQL = """
@@ -72,7 +73,7 @@ def one_line_refusal(result: Result) -> str:
 @pytest.fixture
 def pg_url(postgres: PostgresDatabases | None) -> str:
     if postgres is None:
-        pytest.skip("PostgreSQL tests need RIGHTS_LEDGER_TEST_PG")
+        pytest.skip(SKIP_REASON)
     return postgres.new()
 
 
@@ -195,7 +196,7 @@ def test_a_read_only_role_cannot_migrate_and_is_told_so(
     postgres: PostgresDatabases | None,
 ) -> None:
     if postgres is None:
-        pytest.skip("PostgreSQL tests need RIGHTS_LEDGER_TEST_PG")
+        pytest.skip(SKIP_REASON)
     empty = postgres.new(migrated=False)
     roles = Roles(empty)
     try:
@@ -277,7 +278,7 @@ def test_a_command_against_an_unmigrated_postgresql_database_says_to_run_db_upgr
     postgres: PostgresDatabases | None,
 ) -> None:
     if postgres is None:
-        pytest.skip("PostgreSQL tests need RIGHTS_LEDGER_TEST_PG")
+        pytest.skip(SKIP_REASON)
     url = postgres.new(migrated=False)
 
     for command in (["grant", "list"], ["party", "add", "youku", "--name", "Youku"]):
@@ -295,7 +296,7 @@ def test_a_postgresql_database_one_migration_behind_names_both_revisions(
     postgres: PostgresDatabases | None,
 ) -> None:
     if postgres is None:
-        pytest.skip("PostgreSQL tests need RIGHTS_LEDGER_TEST_PG")
+        pytest.skip(SKIP_REASON)
     url = postgres.new(migrated=False)
     engine = make_engine(url)
     upgrade(engine, "0001")
