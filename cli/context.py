@@ -90,8 +90,11 @@ class LedgerGroup(click.Group):
         try:
             # Outside standalone mode Click returns an Exit's code instead of exiting.
             code = super().main(
-                args=args, prog_name=prog_name, complete_var=complete_var,
-                standalone_mode=False, **extra,
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
             )
         except click.exceptions.NoArgsIsHelpError as exc:
             click.echo(exc.ctx.get_help() if exc.ctx else str(exc))

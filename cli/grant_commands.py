@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from cli.context import Env
-from cli.output import emit, emit_json, format_option, warn
+from cli.output import emit, emit_json, format_option, reporting_conflicts, warn_conflicts
 from cli.params import DATE, EXCLUSIVITY, RIGHTS, TERM, TERRITORY
 from ledger.domain.dates import Term
 from ledger.domain.grants import EndBound, GrantSpec, HoldbackSpec, bound_text, parse_bound
@@ -20,7 +19,6 @@ from ledger.domain.rights import RIGHTS as RIGHTS_TREE
 from ledger.domain.territories import TerritoryExpr
 from ledger.errors import BadInput
 from ledger.services.checks import CheckResult
-from ledger.services.ledger import BlockedGrant
 from ledger.services.queries import grant_records, holdbacks_of
 from ledger.services.transfer import read_deal
 from ledger.services.views import parse_grant_label
@@ -179,22 +177,6 @@ def print_check(result: CheckResult, fmt: str) -> None:
         else f"BLOCKED by {len(result.blocking)} conflict(s)"
     )
     click.echo(verdict)
-
-
-def warn_conflicts(result: CheckResult) -> None:
-    """Each conflict on stderr, so that stdout stays the grant id alone."""
-    for conflict in result.conflicts:
-        warn(f"{conflict.severity}: {conflict.kind}: {conflict.message}")
-
-
-@contextmanager
-def reporting_conflicts() -> Iterator[None]:
-    """Show every conflict of a refused write before its one-line refusal."""
-    try:
-        yield
-    except BlockedGrant as blocked:
-        warn_conflicts(blocked.result)
-        raise
 
 
 @click.command()

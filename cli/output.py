@@ -7,13 +7,16 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import click
 
 from ledger.errors import BadInput
+from ledger.services.checks import CheckResult
+from ledger.services.ledger import BlockedGrant
 
 FORMATS = ("table", "json", "csv")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -105,4 +108,20 @@ def write_atomically(path: Path, write: Callable[[TextIO], None]) -> None:
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def warn_conflicts(result: CheckResult) -> None:
+    """Each conflict on stderr, so that stdout stays the grant id alone."""
+    for conflict in result.conflicts:
+        warn(f"{conflict.severity}: {conflict.kind}: {conflict.message}")
+
+
+@contextmanager
+def reporting_conflicts() -> Iterator[None]:
+    """Show every conflict of a refused write before its one-line refusal."""
+    try:
+        yield
+    except BlockedGrant as blocked:
+        warn_conflicts(blocked.result)
         raise

@@ -7,7 +7,7 @@ from datetime import date
 import click
 
 from cli.context import Env
-from cli.output import emit, format_option
+from cli.output import emit, format_option, reporting_conflicts, warn_conflicts
 from cli.params import DATE, TERRITORY
 from ledger.domain.territories import TerritoryExpr
 from ledger.errors import BadInput
@@ -217,15 +217,24 @@ def agreement_list(env: Env, fmt: str) -> None:
 @agreement.command("sign")
 @click.argument("ref")
 @click.option("--on", type=DATE, help="The signing date.")
+@click.option("--allow-conflicts", is_flag=True, help="Sign despite blocking conflicts.")
+@click.option("--reason", help="Why the conflicts are accepted (kept in the journal).")
 @pass_env
-def agreement_sign(env: Env, ref: str, on: date | None) -> None:
+def agreement_sign(
+    env: Env, ref: str, on: date | None, allow_conflicts: bool, reason: str | None
+) -> None:
     """Mark a draft or MOU as signed: its grants now block conflicting deals.
+
+    Its grants are checked again as signed grants first; a conflict that only warned while
+    the deal was pending refuses the signature (exit 1) unless --allow-conflicts --reason.
 
     \b
     Example:
-      rights-ledger agreement sign ALI-REAL-2016 --on 2017-03-01
+      rights-ledger agreement sign ALI-REAL-2016 --on 2017-03-15
     """
-    env.ledger().sign_agreement(ref, on)
+    with reporting_conflicts():
+        result = env.ledger().sign_agreement(ref, on, allow_conflicts, reason)
+    warn_conflicts(result)
     click.echo(f"{ref}: signed")
 
 

@@ -52,14 +52,26 @@ class Entry:
 
     def expected_hash(self) -> str:
         return entry_hash(
-            self.seq, self.recorded_at, self.actor, self.kind, self.subject, self.reason,
-            self.payload, self.prev_hash,
+            self.seq,
+            self.recorded_at,
+            self.actor,
+            self.kind,
+            self.subject,
+            self.reason,
+            self.payload,
+            self.prev_hash,
         )
 
 
 def entry_hash(
-    seq: int, recorded_at: str, actor: str, kind: str, subject: str, reason: str | None,
-    payload: str, prev_hash: str,
+    seq: int,
+    recorded_at: str,
+    actor: str,
+    kind: str,
+    subject: str,
+    reason: str | None,
+    payload: str,
+    prev_hash: str,
 ) -> str:
     content = canonical_json(
         {
@@ -98,7 +110,14 @@ class JournalWriter:
         self._opened = False
         self._rows: list[dict[str, Any]] = []
 
-    def _open(self) -> None:
+    def open(self) -> None:
+        """Take the chain's head (and, on PostgreSQL, its lock); later calls do nothing.
+
+        A write that must number something by what is already recorded (the next grant
+        id) opens the journal first, so no concurrent writer can take the same number.
+        """
+        if self._opened:
+            return
         if self.conn.dialect.name == "postgresql":
             self.conn.execute(
                 text("SELECT pg_advisory_xact_lock(:a, :b)"),
@@ -118,24 +137,36 @@ class JournalWriter:
     def append(
         self, kind: str, subject: str, payload: Mapping[str, Any], reason: str | None
     ) -> Entry:
-        if not self._opened:
-            self._open()
+        self.open()
         self.seq += 1
         body = canonical_json(payload)
         digest = entry_hash(
             self.seq, self.recorded_at, self.actor, kind, subject, reason, body, self.prev_hash
         )
         entry = Entry(
-            self.seq, self.recorded_at, self.actor, kind, subject, reason, body,
-            self.prev_hash, digest,
+            self.seq,
+            self.recorded_at,
+            self.actor,
+            kind,
+            subject,
+            reason,
+            body,
+            self.prev_hash,
+            digest,
         )
         self.prev_hash = digest
         # Not `asdict`: it deep-copies, and an import appends a million of these.
         self._rows.append(
             {
-                "seq": entry.seq, "recorded_at": entry.recorded_at, "actor": entry.actor,
-                "kind": entry.kind, "subject": entry.subject, "reason": entry.reason,
-                "payload": entry.payload, "prev_hash": entry.prev_hash, "hash": entry.hash,
+                "seq": entry.seq,
+                "recorded_at": entry.recorded_at,
+                "actor": entry.actor,
+                "kind": entry.kind,
+                "subject": entry.subject,
+                "reason": entry.reason,
+                "payload": entry.payload,
+                "prev_hash": entry.prev_hash,
+                "hash": entry.hash,
             }
         )
         if len(self._rows) >= BATCH:
@@ -195,7 +226,8 @@ def verify_chain(conn: Connection, anchor: str | None = None) -> Chain:
         expected_seq = head_seq + 1
         if entry.seq != expected_seq:
             problem = (
-                f"is missing (the next entry found is {entry.seq})" if entry.seq > expected_seq
+                f"is missing (the next entry found is {entry.seq})"
+                if entry.seq > expected_seq
                 else f"is out of order (found entry {entry.seq} where entry {expected_seq} belongs)"
             )
             return Chain(count, head_seq, prev, ChainBreak(expected_seq, problem), anchor_seq)

@@ -27,7 +27,7 @@ from ledger.persistence.schema import (
     RightsGrant,
     Title,
 )
-from ledger.services.checks import CheckResult, ReportedConflict, explain
+from ledger.services.checks import CheckResult, ReportedConflict, explain, merge
 from ledger.services.unit_of_work import Work, run_write
 from ledger.services.views import (
     TitleScope,
@@ -211,18 +211,40 @@ class Ledger:
 
         self.write(step)
 
-    def sign_agreement(self, ref: str, on: date | None = None) -> None:
-        def step(work: Work) -> None:
+    def sign_agreement(
+        self,
+        ref: str,
+        on: date | None = None,
+        allow_conflicts: bool = False,
+        reason: str | None = None,
+    ) -> CheckResult:
+        """Sign a draft or MOU. Its grants are re-checked as signed first: a grant that only
+        warned while pending may now block (another exclusive deal was signed meanwhile)."""
+        if allow_conflicts:
+            _need_reason(reason)
+
+        def step(work: Work) -> CheckResult:
             status = self._agreement_status(work.conn, ref)
             if status in ("signed", "terminated"):
                 raise Refused(f"agreement {ref} is already {status}")
+            result = merge(
+                [
+                    check_specs(work.conn, [spec], exclude=label)
+                    for label, spec in _grants_of_agreement(work, ref)
+                ]
+            )
+            blocking = CheckResult(tuple(c for c in result.conflicts if c.severity == "block"))
+            if blocking.conflicts and not allow_conflicts:
+                raise BlockedGrant(blocking, what="signature")
             work.record(
                 "agreement.signed",
                 f"agreement:{ref}",
                 {"ref": ref, "on": on.isoformat() if on else None},
+                reason if allow_conflicts and blocking.conflicts else None,
             )
+            return result
 
-        self.write(step, titles=self._titles_of_agreement(ref))
+        return self.write(step, titles=self._titles_of_agreement(ref))  # type: ignore[no-any-return]
 
     def terminate_agreement(self, ref: str, on: date, reason: str) -> None:
         _need_reason(reason)
@@ -269,6 +291,7 @@ class Ledger:
             result = check_specs(work.conn, [spec])
             if not result.clear and not allow_conflicts:
                 raise BlockedGrant(result)
+            work.journal.open()
             grant_id = next_grant_id(work.conn)
             payload: dict[str, Any] = {"id": grant_id, **spec.as_payload()}
             if allow_conflicts and result.conflicts:
@@ -338,13 +361,14 @@ class Ledger:
 
 
 class BlockedGrant(Refused):
-    """A grant refused because a conflict blocks it; carries the whole check."""
+    """A write refused because a conflict blocks it; carries the whole check."""
 
-    def __init__(self, result: CheckResult) -> None:
+    def __init__(self, result: CheckResult, what: str = "grant") -> None:
         blocking = result.blocking
         super().__init__(
-            f"refused: {len(blocking)} blocking conflict{'s' if len(blocking) != 1 else ''} "
-            f"(nothing was recorded; --allow-conflicts --reason TEXT records it anyway)"
+            f"{what} refused: {len(blocking)} blocking "
+            f"conflict{'s' if len(blocking) != 1 else ''} (nothing was recorded; "
+            "--allow-conflicts --reason TEXT records it anyway)"
         )
         self.result = result
 
@@ -376,6 +400,14 @@ def check_specs(
             found.append(explain(conflict, proposed, line))
         scope.add_line(index, proposed)
     return CheckResult(tuple(found))
+
+
+def _grants_of_agreement(work: Work, ref: str) -> list[tuple[str, GrantSpec]]:
+    rows = work.conn.execute(select(G.c.id).where(G.c.agreement_ref == ref).order_by(G.c.id))
+    return [
+        (grant_label(r.id), GrantSpec.from_payload(work.projector.payload_of(r.id)))
+        for r in rows.all()
+    ]
 
 
 def next_grant_id(conn: Connection) -> int:

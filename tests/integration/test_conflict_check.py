@@ -342,3 +342,41 @@ def test_grant_add_records_a_blocked_grant_only_with_a_reason(signed: Run) -> No
     assert "exclusive-overlap" in result.stderr
     shown = as_json(signed("grant", "show", "G2", "--format", "json"))
     assert shown["conflict_reason"] == "settlement with Alibaba"
+
+
+def test_signing_an_mou_is_refused_when_an_exclusive_deal_was_signed_meanwhile(run: Run) -> None:
+    seed_real(run, status="mou")  # G1: Alibaba, sole distribution in CN, pending
+    run("agreement", "add", "IQ", "--parties", "real-producer,iqiyi", "--status", "signed")
+    added = run(
+        "grant",
+        "add",
+        "--agreement",
+        "IQ",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "iqiyi",
+        "--rights",
+        "svod",
+        "--territory",
+        "CN",
+        "--start",
+        "2018-01-01",
+        "--end",
+        "2018-12-31",
+        "--exclusivity",
+        "exclusive",
+    )
+    assert "warn" in added.stderr
+    refused = run("agreement", "sign", "ALI-REAL-2016", expect=1)
+    assert "exclusive-overlap" in refused.stderr and "G2" in refused.stderr
+    statuses = {
+        a["ref"]: a["status"] for a in as_json(run("agreement", "list", "--format", "json"))
+    }
+    assert statuses["ALI-REAL-2016"] == "mou"
+    run("agreement", "sign", "ALI-REAL-2016", "--allow-conflicts", "--reason", "iQIYI consents")
+    history = as_json(run("history", "ALI-REAL-2016", "--format", "json"))
+    assert history[-1]["kind"] == "agreement.signed"
+    assert history[-1]["reason"] == "iQIYI consents"
