@@ -83,7 +83,14 @@ class RightsTree:
         return self._leaves[self.root]
 
     def resolve(self, name: str) -> str:
-        """The canonical node for a name or alias; BadInput with a suggestion otherwise."""
+        """The canonical node for a name or alias; BadInput with a suggestion otherwise.
+
+        EMA license types written as EMA writes them, in capitals, are EMA's: `VOD` is
+        transactional VOD (DOMAIN.md lists `VOD` = tvod among the aliases), while the
+        tree's own node name `vod` (any other casing) is the whole VOD branch.
+        """
+        if name.strip() in self.ema_license_types:
+            return self.ema_license_types[name.strip()]
         key = _key(name)
         if key in self.parents:
             return key

@@ -367,6 +367,9 @@ class _Import:
         self.looked_up: set[tuple[str, str]] = set()
         # Titles this import created and has not written a grant on yet: known empty.
         self.fresh: dict[str, str] = {}
+        # Numbered under the journal's lock, as `add_grant` does (the whole-ledger import
+        # lock already keeps other writers out; this keeps the rule in one shape).
+        work.journal.open()
         self.first_id = next_grant_id(self.conn)
         # Per written grant (by id - first_id): its row and its status, to read it back.
         self.lines = array("q")

@@ -75,9 +75,11 @@ def test_aliases_and_spellings_resolve_case_insensitively(name: str, node: str) 
     assert RIGHTS.resolve(name) == node
 
 
-def test_node_names_win_over_aliases_so_vod_is_the_whole_branch() -> None:
-    assert RIGHTS.resolve("VOD") == "vod"
-    assert parse_rights("VOD") == RIGHTS.leaves_of("vod")
+def test_ema_vod_in_capitals_is_transactional_but_the_node_name_vod_is_the_whole_branch() -> None:
+    assert RIGHTS.resolve("VOD") == "tvod"
+    assert parse_rights("VOD") == {"tvod"}
+    assert RIGHTS.resolve("vod") == "vod"
+    assert parse_rights("Vod") == RIGHTS.leaves_of("vod")
 
 
 def test_ema_license_type_vod_means_transactional_vod() -> None:
