@@ -42,8 +42,9 @@ brute-force reference in ``tests/unit/test_conflicts_property.py``):
 6. Holdbacks: a holdback of G runs from G's start to its `until`, in every language (the
    caller has already cut `until` short where G or its agreement was terminated: a
    grant's ordinary end does not end its holdbacks, a termination does), and binds P on
-   the cells of P's scope inside it, except where P goes to G's grantee or P's grantor is G's grantee or holds through it on that cell
-   (chain as in 1). Conversely for P's holdbacks binding G. A holdback binds regardless of
+   the cells of P's scope inside it, except where P goes to G's grantee or P's grantor
+   is G's grantee or holds through it on that cell (chain as in 1). Conversely for P's
+   holdbacks binding G. A holdback binds regardless of
    anyone's exclusivity, reservations included (an owner that promised "no SVOD" is bound
    by its own promise). A reservation carries no holdbacks.
 7. no-rights-in / no-exclusive-rights-in: the strength P needs is P's own exclusivity

@@ -107,32 +107,46 @@ class Projector:
     # -- parties, titles, events -------------------------------------------------------
 
     def _party_added(self, _entry: Entry, data: dict[str, Any]) -> None:
-        self.conn.execute(insert(P).values(id=data["id"], name=data["name"], country=data.get("country")))
+        self.conn.execute(
+            insert(P).values(id=data["id"], name=data["name"], country=data.get("country"))
+        )
 
     def _title_added(self, entry: Entry, data: dict[str, Any]) -> None:
         self.conn.execute(
             insert(T).values(
-                id=data["id"], name=data["name"], original_name=data.get("original_name"),
-                kind=data["kind"], year=data.get("year"), origin=data.get("origin"),
-                eidr=data.get("eidr"), parent_id=data.get("parent"),
+                id=data["id"],
+                name=data["name"],
+                original_name=data.get("original_name"),
+                kind=data["kind"],
+                year=data.get("year"),
+                origin=data.get("origin"),
+                eidr=data.get("eidr"),
+                parent_id=data.get("parent"),
             )
         )
         for owner in data.get("owners", []):
             self._ownership_added(entry, {"title": data["id"], **owner})
 
     def _ownership_added(self, _entry: Entry, data: dict[str, Any]) -> None:
-        count = len(self.conn.execute(select(O.c.position).where(O.c.title_id == data["title"])).all())
+        count = len(
+            self.conn.execute(select(O.c.position).where(O.c.title_id == data["title"])).all()
+        )
         self.conn.execute(
             insert(O).values(
-                title_id=data["title"], position=count + 1, party_id=data["party"],
-                territory=data["territory"], share=data.get("share"),
+                title_id=data["title"],
+                position=count + 1,
+                party_id=data["party"],
+                territory=data["territory"],
+                share=data.get("share"),
             )
         )
 
     def events_of(self, title: str) -> list[EventDate]:
         cached = self._events.get(title)
         if cached is None:
-            rows = self.conn.execute(select(E.c.kind, E.c.territory, E.c.on).where(E.c.title_id == title))
+            rows = self.conn.execute(
+                select(E.c.kind, E.c.territory, E.c.on).where(E.c.title_id == title)
+            )
             cached = [EventDate(r.kind, parse_territory(r.territory).countries, r.on) for r in rows]
             self._events[title] = cached
         return cached
@@ -141,8 +155,11 @@ class Projector:
         title = data["title"]
         self.conn.execute(
             insert(E).values(
-                recorded_seq=entry.seq, title_id=title, kind=data["kind"],
-                territory=data["territory"], on=date.fromisoformat(data["on"]),
+                recorded_seq=entry.seq,
+                title_id=title,
+                kind=data["kind"],
+                territory=data["territory"],
+                on=date.fromisoformat(data["on"]),
             )
         )
         self._events.pop(title, None)
@@ -155,25 +172,32 @@ class Projector:
     def _agreement_added(self, _entry: Entry, data: dict[str, Any]) -> None:
         self.conn.execute(
             insert(A).values(
-                ref=data["ref"], status=data["status"], standing=data["status"],
-                signed_on=_day(data.get("signed_on")), note=data.get("note"),
+                ref=data["ref"],
+                status=data["status"],
+                standing=data["status"],
+                signed_on=_day(data.get("signed_on")),
+                note=data.get("note"),
             )
         )
         parties = data["parties"]
         if parties:
-            self.conn.execute(insert(AP), [{"agreement_ref": data["ref"], "party_id": p} for p in parties])
+            self.conn.execute(
+                insert(AP), [{"agreement_ref": data["ref"], "party_id": p} for p in parties]
+            )
 
     def _agreement_signed(self, _entry: Entry, data: dict[str, Any]) -> None:
         self.conn.execute(
-            update(A).where(A.c.ref == data["ref"]).values(
-                status="signed", standing="signed", signed_on=_day(data.get("on"))
-            )
+            update(A)
+            .where(A.c.ref == data["ref"])
+            .values(status="signed", standing="signed", signed_on=_day(data.get("on")))
         )
 
     def _agreement_terminated(self, _entry: Entry, data: dict[str, Any]) -> None:
         on = date.fromisoformat(data["on"])
         # `standing` keeps the status before termination: it sets a conflict's severity.
-        self.conn.execute(update(A).where(A.c.ref == data["ref"]).values(status="terminated", terminated_on=on))
+        self.conn.execute(
+            update(A).where(A.c.ref == data["ref"]).values(status="terminated", terminated_on=on)
+        )
         for row in self.conn.execute(select(G.c.id).where(G.c.agreement_ref == data["ref"])).all():
             self._terminate(row.id, on)
 
@@ -188,10 +212,14 @@ class Projector:
         first, last = self._days(spec, None)
         self._grants.append(
             {
-                "id": grant_id, **_grant_columns(spec, data), "terminated_on": None,
-                "first_day": first, "last_day": last,
+                "id": grant_id,
+                **_grant_columns(spec, data),
+                "terminated_on": None,
+                "first_day": first,
+                "last_day": last,
                 "conflict_reason": entry.reason if data.get("conflicts_allowed") else None,
-                "external_refs": _refs_text(spec.external_refs), "recorded_seq": entry.seq,
+                "external_refs": _refs_text(spec.external_refs),
+                "recorded_seq": entry.seq,
             }
         )
         self._terms.extend(_territory_rows(grant_id, spec))
@@ -214,8 +242,12 @@ class Projector:
         self._terminate(int(data["id"]), date.fromisoformat(data["on"]))
 
     def _terminate(self, grant_id: int, on: date) -> None:
-        current = self.conn.execute(select(G.c.terminated_on).where(G.c.id == grant_id)).scalar_one()
-        self.conn.execute(update(G).where(G.c.id == grant_id).values(terminated_on=earliest(current, on)))
+        current = self.conn.execute(
+            select(G.c.terminated_on).where(G.c.id == grant_id)
+        ).scalar_one()
+        self.conn.execute(
+            update(G).where(G.c.id == grant_id).values(terminated_on=earliest(current, on))
+        )
         self._refresh_days(grant_id)
 
     # -- derived days ------------------------------------------------------------------
@@ -229,11 +261,16 @@ class Projector:
             .order_by(H.c.position)
         ).all()
         return {
-            "agreement": row.agreement_ref, "title": row.title_id, "grantor": row.grantor_id,
-            "grantee": row.grantee_id, "rights": row.rights.split(";"),
+            "agreement": row.agreement_ref,
+            "title": row.title_id,
+            "grantor": row.grantor_id,
+            "grantee": row.grantee_id,
+            "rights": row.rights.split(";"),
             "territory": row.territory,
             "languages": row.languages.split(";") if row.languages is not None else None,
-            "start": row.start, "end": row.end, "exclusivity": row.exclusivity,
+            "start": row.start,
+            "end": row.end,
+            "exclusivity": row.exclusivity,
             "holdbacks": [
                 {"rights": h.rights.split(";"), "territory": h.territory, "until": h.until}
                 for h in holdbacks
@@ -261,9 +298,11 @@ class Projector:
             until = resolve_last_day(holdback.until, None, holdback.territory.countries, events)
             rows.append(
                 {
-                    "grant_id": grant_id, "position": position,
+                    "grant_id": grant_id,
+                    "position": position,
                     "rights": ";".join(holdback_rights(holdback)),
-                    "territory": holdback.territory.text, "until": str(payload["until"]),
+                    "territory": holdback.territory.text,
+                    "until": str(payload["until"]),
                     # Terminating a grant on day D makes D the last day of its holdbacks too.
                     "last_day": earliest(until, terminated_on) if terminated_on else until,
                 }
@@ -277,7 +316,9 @@ class Projector:
         ).scalar_one()
         spec = GrantSpec.from_payload(self.payload_of(grant_id))
         first, last = self._days(spec, terminated_on)
-        self.conn.execute(update(G).where(G.c.id == grant_id).values(first_day=first, last_day=last))
+        self.conn.execute(
+            update(G).where(G.c.id == grant_id).values(first_day=first, last_day=last)
+        )
         self.conn.execute(delete(H).where(H.c.grant_id == grant_id))
         rows = self._holdback_rows(grant_id, spec, terminated_on)
         if rows:
@@ -294,11 +335,16 @@ def _grant_columns(spec: GrantSpec, payload: Mapping[str, Any] | None = None) ->
         payload = spec.as_payload()
     languages = payload["languages"]
     return {
-        "agreement_ref": spec.agreement, "title_id": spec.title, "grantor_id": spec.grantor,
-        "grantee_id": spec.grantee, "rights": _rights_text(spec.rights),
+        "agreement_ref": spec.agreement,
+        "title_id": spec.title,
+        "grantor_id": spec.grantor,
+        "grantee_id": spec.grantee,
+        "rights": _rights_text(spec.rights),
         "territory": spec.territory.text,
         "languages": ";".join(languages) if isinstance(languages, list) else None,
-        "start": payload["start"], "end": payload["end"], "exclusivity": spec.exclusivity,
+        "start": payload["start"],
+        "end": payload["end"],
+        "exclusivity": spec.exclusivity,
         "notice_on": spec.notice_on,
     }
 
