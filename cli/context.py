@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, NoReturn
@@ -16,7 +17,6 @@ from ledger.domain.dates import parse_timestamp
 from ledger.errors import BadInput, LedgerError
 from ledger.persistence.database import make_engine
 from ledger.persistence.journal import timestamp_text
-from ledger.services.audit import as_recorded
 from ledger.services.ledger import Ledger
 from ledger.services.unit_of_work import refusal_for
 
@@ -42,6 +42,8 @@ class Env:
             moment = parse_timestamp(recorded_as_of)
         except BadInput as exc:
             raise click.BadParameter(str(exc), param_hint="--recorded-as-of") from None
+        from ledger.services.audit import as_recorded  # replaying is rare: load it then
+
         return Ledger(as_recorded(self.engine, timestamp_text(moment)), self.actor)
 
 
@@ -77,7 +79,26 @@ def _cannot_connect(exc: OperationalError) -> bool:
 
 
 class LedgerGroup(click.Group):
-    """A group that turns every expected failure into one line on stderr and an exit code."""
+    """A group that turns every expected failure into one line on stderr and an exit code.
+
+    Its commands are named as `module:attribute` and imported when first used, so that a
+    `check` does not pay for loading spreadsheet and audit code at start-up.
+    """
+
+    def __init__(self, *args: Any, lazy: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module_name, attribute = self.lazy[cmd_name].split(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            assert isinstance(command, click.Command)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def main(
         self,

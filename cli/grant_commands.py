@@ -20,7 +20,6 @@ from ledger.domain.territories import TerritoryExpr
 from ledger.errors import BadInput
 from ledger.services.checks import CheckResult
 from ledger.services.queries import grant_records, holdbacks_of
-from ledger.services.transfer import read_deal
 from ledger.services.views import parse_grant_label
 
 pass_env = click.make_pass_decorator(Env)
@@ -203,6 +202,9 @@ def check(
     """
     ledger = env.ledger(recorded_as_of)
     if deal_file is not None:
+        # File reading (CSV and spreadsheets) loads only when a file is checked.
+        from ledger.services.transfer import read_deal
+
         specs, lines = read_deal(deal_file)
         result = ledger.check(specs, lines)
     else:

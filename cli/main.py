@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import click
 
-from cli.audit_commands import export, history, import_, verify
 from cli.context import Env, LedgerGroup
-from cli.demo_command import demo
-from cli.grant_commands import check, grant
 from cli.output import emit, format_option
 from cli.params import TERRITORY
-from cli.query_commands import avails, expiries, holders
-from cli.setup_commands import agreement, party, title
 from ledger.domain.rights import RIGHTS
 from ledger.domain.territories import TerritoryExpr, compact, country_name, list_groups
 from ledger.persistence.database import (
@@ -27,7 +22,24 @@ pass_env = click.make_pass_decorator(Env)
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(cls=LedgerGroup, context_settings=CONTEXT)
+COMMANDS = {
+    "party": "cli.setup_commands:party",
+    "title": "cli.setup_commands:title",
+    "agreement": "cli.setup_commands:agreement",
+    "grant": "cli.grant_commands:grant",
+    "check": "cli.grant_commands:check",
+    "holders": "cli.query_commands:holders",
+    "avails": "cli.query_commands:avails",
+    "expiries": "cli.query_commands:expiries",
+    "history": "cli.audit_commands:history",
+    "verify": "cli.audit_commands:verify",
+    "import": "cli.audit_commands:import_",
+    "export": "cli.audit_commands:export",
+    "demo": "cli.demo_command:demo",
+}
+
+
+@click.group(cls=LedgerGroup, lazy=COMMANDS, context_settings=CONTEXT)
 @click.option(
     "--db",
     envvar=DB_ENV,
@@ -151,24 +163,6 @@ def territories(expression: TerritoryExpr | None, fmt: str) -> None:
         return
     rows = [{"code": c, "name": country_name(c)} for c in countries]
     emit(fmt, rows, ("code", "name"))
-
-
-for command in (
-    party,
-    title,
-    agreement,
-    grant,
-    check,
-    holders,
-    avails,
-    expiries,
-    history,
-    verify,
-    import_,
-    export,
-    demo,
-):
-    cli.add_command(command)
 
 
 def main() -> None:

@@ -82,9 +82,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-import openpyxl
 from dateutil.relativedelta import relativedelta
-from openpyxl.utils.exceptions import InvalidFileException
 
 from ledger.domain.rights import RIGHTS
 from ledger.errors import BadInput
@@ -265,6 +263,11 @@ def read_ema(path: Path, *, licensee: str = "") -> list[GrantRow]:
 
 
 def _open_workbook(path: Path) -> Any:
+    # openpyxl is imported only when a spreadsheet is read or written: it is a tenth of a
+    # second of start-up that every other command would pay.
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
     if not path.is_file():
         raise BadInput(f"{path.name}: no such file")
     try:
@@ -681,6 +684,8 @@ def write_ema(
     keys to write as `rights-ledger` columns, which `read_ema` keeps in extras.
     The workbook is written in openpyxl's write-only mode, row by row.
     """
+    import openpyxl
+
     columns = [*WRITTEN_COLUMNS, *((LEDGER_GROUP, c) for c in extra_columns)]
     workbook = openpyxl.Workbook(write_only=True)
     sheet = workbook.create_sheet("Avails")

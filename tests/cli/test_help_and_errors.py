@@ -16,10 +16,22 @@ Run = Callable[..., Result]
 
 
 def _commands(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         yield (*path, name)
         if isinstance(command, click.Group):
             yield from _commands(command, (*path, name))
+
+
+def _command_at(path: tuple[str, ...]) -> click.Command:
+    command: click.Command = cli
+    for name in path:
+        assert isinstance(command, click.Group)
+        found = command.get_command(click.Context(command), name)
+        assert found is not None
+        command = found
+    return command
 
 
 ALL_COMMANDS = list(_commands(cli))
@@ -62,11 +74,7 @@ def test_the_command_tree_has_every_command_of_the_contract() -> None:
 def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
     result = CliRunner().invoke(cli, [*path, "-h"])
     assert result.exit_code == 0, result.output
-    command = cli
-    for name in path:
-        assert isinstance(command, click.Group)
-        command = command.commands[name]
-    if not isinstance(command, click.Group):
+    if not isinstance(_command_at(path), click.Group):
         assert "Example" in result.output, f"{' '.join(path)} --help shows no example"
         assert "rights-ledger " in result.output
 

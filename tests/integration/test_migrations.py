@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from ledger.persistence.database import (
+    SCHEMA_HEAD,
     alembic_config,
     head_revision,
     make_engine,
@@ -62,3 +63,7 @@ def test_migrations_downgrade_to_nothing_and_back(db_url: str) -> None:
     assert schema_state(engine).current is None
     upgrade(engine)
     assert schema_state(engine).up_to_date
+
+
+def test_the_schema_head_every_command_checks_is_the_newest_migration() -> None:
+    assert head_revision() == SCHEMA_HEAD
