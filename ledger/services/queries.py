@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, or_, select
 
@@ -60,10 +60,17 @@ class Period:
 # -- holders -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Holding:
+class Holding(NamedTuple):
+    """One grant covering the asked territory: `rights` as granted, `matching_rights` the
+    part of them that was asked about (all of them when no rights were asked).
+
+    A named tuple rather than a dataclass: a country-wide question at a million grants
+    builds tens of thousands of these, and a tuple is several times cheaper to make.
+    """
+
     title: str
     rights: tuple[str, ...]
+    matching_rights: tuple[str, ...]
     holder: str
     grantor: str
     exclusivity: str
@@ -101,11 +108,22 @@ class Holding:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "title": self.title, "rights": list(self.rights), "holder": self.holder,
-            "grantor": self.grantor, "exclusivity": self.exclusivity, "grant": self.grant,
-            "agreement": self.agreement, "status": self.status, "territory": self.territory,
-            "start": _iso(self.start), "end": _iso(self.end), "chain": list(self.chain),
-            "pending": self.pending, "countries": list(self.countries), "note": self.note,
+            "title": self.title,
+            "rights": list(self.rights),
+            "holder": self.holder,
+            "grantor": self.grantor,
+            "exclusivity": self.exclusivity,
+            "grant": self.grant,
+            "agreement": self.agreement,
+            "status": self.status,
+            "territory": self.territory,
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+            "chain": list(self.chain),
+            "pending": self.pending,
+            "countries": list(self.countries),
+            "note": self.note,
+            "matching_rights": list(self.matching_rights),
         }
 
 
@@ -122,15 +140,33 @@ def who_holds(
     for country in asked:
         codes |= groups_containing(country)
     touching = select(GT.c.grant_id).where(GT.c.code.in_(sorted(codes)), GT.c.excluded.is_(False))
+    # A grant excluding every asked country (`WW -CN` asked about CN) is dropped in SQL;
+    # one that excludes only some of them is judged below, country by country.
+    excluding_all = (
+        select(GT.c.grant_id).where(GT.c.code.in_(sorted(_common_groups(asked))), GT.c.excluded)
+        if asked
+        else None
+    )
     query = (
         select(
-            G.c.id, G.c.title_id, G.c.grantor_id, G.c.grantee_id, G.c.rights, G.c.territory,
-            G.c.exclusivity, G.c.first_day, G.c.last_day, G.c.start, G.c.end,
-            G.c.agreement_ref, A.c.status,
+            G.c.id,
+            G.c.title_id,
+            G.c.grantor_id,
+            G.c.grantee_id,
+            G.c.rights,
+            G.c.territory,
+            G.c.exclusivity,
+            G.c.first_day,
+            G.c.last_day,
+            G.c.start,
+            G.c.end,
+            G.c.agreement_ref,
+            A.c.status,
         )
         .join(A, A.c.ref == G.c.agreement_ref)
         .where(
             G.c.id.in_(touching),
+            *([G.c.id.not_in(excluding_all)] if excluding_all is not None else []),
             or_(G.c.first_day.is_(None), G.c.first_day <= period.last),
             or_(G.c.last_day.is_(None), G.c.last_day >= period.first),
         )
@@ -146,22 +182,45 @@ def who_holds(
         if not overlap or (rights is not None and not held & rights):
             continue
         shown = held & rights if rights is not None else held
-        covering.append((row, overlap, shown))
+        covering.append((row, overlap, held, shown))
     # Chains of title need each title's owners and the grants upstream of each grantor:
     # read them for all the rows at once rather than row by row.
-    chains.prefetch({row.title_id for row, _, _ in covering})
+    chains.prefetch({row.title_id for row, _, _, _ in covering})
     return [
         Holding(
-            title=row.title_id, rights=_compact_rights(shown), holder=row.grantee_id,
-            grantor=row.grantor_id, exclusivity=row.exclusivity, grant=grant_label(row.id),
-            agreement=row.agreement_ref, status=row.status,
+            title=row.title_id,
+            rights=_compact_rights(held),
+            matching_rights=_compact_rights(shown),
+            holder=row.grantee_id,
+            grantor=row.grantor_id,
+            exclusivity=row.exclusivity,
+            grant=grant_label(row.id),
+            agreement=row.agreement_ref,
+            status=row.status,
             territory=_compact_territory(row.territory),
-            countries=tuple(sorted(overlap)), start=row.first_day, end=row.last_day,
-            start_text=row.start, end_text=row.end,
+            countries=tuple(sorted(overlap)),
+            start=row.first_day,
+            end=row.last_day,
+            start_text=row.start,
+            end_text=row.end,
             chain=chains.of(row.title_id, row.grantor_id, row.grantee_id, overlap, shown),
         )
-        for row, overlap, shown in covering
+        for row, overlap, held, shown in covering
     ]
+
+
+def _common_groups(countries: frozenset[str]) -> frozenset[str]:
+    """The groups (and country) that contain every one of `countries`."""
+    common: frozenset[str] | None = None
+    for country in countries:
+        groups = groups_containing(country)
+        common = groups if common is None else common & groups
+    return common or frozenset()
+
+
+@lru_cache(maxsize=4096)
+def _sorted_codes(countries: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(countries))
 
 
 @lru_cache(maxsize=4096)
@@ -220,8 +279,12 @@ class _Chains:
         if key not in self._received:
             rows = self.conn.execute(
                 _RECEIVED,
-                {"title": title, "party": party,
-                 "first": self.period.first, "last": self.period.last},
+                {
+                    "title": title,
+                    "party": party,
+                    "first": self.period.first,
+                    "last": self.period.last,
+                },
             )
             self._received[key] = [
                 (r.grantor_id, countries_of(r.territory), rights_of(r.rights)) for r in rows
@@ -229,14 +292,19 @@ class _Chains:
         return self._received[key]
 
     def of(
-        self, title: str, grantor: str, holder: str, countries: frozenset[str],
+        self,
+        title: str,
+        grantor: str,
+        holder: str,
+        countries: frozenset[str],
         rights: frozenset[str],
     ) -> tuple[str, ...]:
         chain = [holder] if grantor == holder else [grantor, holder]
         party = grantor
         while not self._is_owner(title, party, countries) and len(chain) < CHAIN_DEPTH:
             upstream = [
-                g for g, c, r in self._grantors_of(title, party)
+                g
+                for g, c, r in self._grantors_of(title, party)
                 if c & countries and r & rights and g not in chain
             ]
             if not upstream:
@@ -259,9 +327,13 @@ class Avails:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "title": self.title, "rights": list(self.rights), "from": self.period.first.isoformat(),
-            "to": self.period.last.isoformat(), "exclusive": self.exclusive,
-            "territory": compact(self.countries), "countries": sorted(self.countries),
+            "title": self.title,
+            "rights": list(self.rights),
+            "from": self.period.first.isoformat(),
+            "to": self.period.last.isoformat(),
+            "exclusive": self.exclusive,
+            "territory": compact(self.countries),
+            "countries": sorted(self.countries),
         }
 
 
@@ -287,9 +359,16 @@ def available(
     free: set[str] = set()
     for party in grantors:
         proposal = GrantView(
-            id="avails", agreement=None, status="signed", grantor=party, grantee=AVAILS_GRANTEE,
-            rights=rights, countries=territory.countries, languages=None,
-            start=period.first, end=period.last,
+            id="avails",
+            agreement=None,
+            status="signed",
+            grantor=party,
+            grantee=AVAILS_GRANTEE,
+            rights=rights,
+            countries=territory.countries,
+            languages=None,
+            start=period.first,
+            end=period.last,
             exclusivity="exclusive" if exclusive else "non-exclusive",
         )
         taken: set[str] = set()
@@ -318,10 +397,17 @@ class Expiry:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "grant": self.grant, "title": self.title, "grantee": self.grantee,
-            "rights": list(self.rights), "territory": self.territory, "end": self.end.isoformat(),
-            "days_left": self.days_left, "reverts_to": self.reverts_to,
-            "agreement": self.agreement, "status": self.status,
+            "kind": self.kind,
+            "grant": self.grant,
+            "title": self.title,
+            "grantee": self.grantee,
+            "rights": list(self.rights),
+            "territory": self.territory,
+            "end": self.end.isoformat(),
+            "days_left": self.days_left,
+            "reverts_to": self.reverts_to,
+            "agreement": self.agreement,
+            "status": self.status,
         }
 
 
@@ -332,17 +418,29 @@ def expiring(conn: Connection, as_of: date, within_days: int) -> list[Expiry]:
     """Grants, holdbacks and notice dates that end from `as_of` through `as_of + within_days`."""
     horizon = as_of + timedelta(days=within_days)
     base = (
-        G.c.id, G.c.title_id, G.c.grantor_id, G.c.grantee_id, G.c.agreement_ref, A.c.status,
+        G.c.id,
+        G.c.title_id,
+        G.c.grantor_id,
+        G.c.grantee_id,
+        G.c.agreement_ref,
+        A.c.status,
     )
     rows: list[Expiry] = []
 
     def add(kind: str, row: Any, rights: str, territory: str, end: date) -> None:
         rows.append(
             Expiry(
-                kind=kind, grant=grant_label(row.id), title=row.title_id, grantee=row.grantee_id,
-                reverts_to=row.grantor_id, rights=RIGHTS.compact(rights_of(rights)),
-                territory=compact(countries_of(territory)), end=end,
-                days_left=(end - as_of).days, agreement=row.agreement_ref, status=row.status,
+                kind=kind,
+                grant=grant_label(row.id),
+                title=row.title_id,
+                grantee=row.grantee_id,
+                reverts_to=row.grantor_id,
+                rights=RIGHTS.compact(rights_of(rights)),
+                territory=compact(countries_of(territory)),
+                end=end,
+                days_left=(end - as_of).days,
+                agreement=row.agreement_ref,
+                status=row.status,
             )
         )
 
@@ -391,21 +489,34 @@ def grant_records(
         query = query.where(G.c.id == grant_id)
     for row in conn.execution_options(yield_per=2000).execute(query):
         yield {
-            "grant": grant_label(row.id), "agreement": row.agreement_ref, "title": row.title_id,
-            "grantor": row.grantor_id, "grantee": row.grantee_id,
-            "rights": row.rights.split(";"), "territory": row.territory,
-            "start": row.start, "end": row.end, "exclusivity": row.exclusivity,
-            "status": row.status, "terminated_on": _iso(row.terminated_on),
+            "grant": grant_label(row.id),
+            "agreement": row.agreement_ref,
+            "title": row.title_id,
+            "grantor": row.grantor_id,
+            "grantee": row.grantee_id,
+            "rights": row.rights.split(";"),
+            "territory": row.territory,
+            "start": row.start,
+            "end": row.end,
+            "exclusivity": row.exclusivity,
+            "status": row.status,
+            "terminated_on": _iso(row.terminated_on),
             "languages": row.languages.split(";") if row.languages else None,
-            "first_day": _iso(row.first_day), "last_day": _iso(row.last_day),
-            "notice_on": _iso(row.notice_on), "conflict_reason": row.conflict_reason,
+            "first_day": _iso(row.first_day),
+            "last_day": _iso(row.last_day),
+            "notice_on": _iso(row.notice_on),
+            "conflict_reason": row.conflict_reason,
         }
 
 
 def holdbacks_of(conn: Connection, grant_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(select(H).where(H.c.grant_id == grant_id).order_by(H.c.position))
     return [
-        {"rights": r.rights.split(";"), "territory": r.territory, "until": r.until,
-         "last_day": _iso(r.last_day)}
+        {
+            "rights": r.rights.split(";"),
+            "territory": r.territory,
+            "until": r.until,
+            "last_day": _iso(r.last_day),
+        }
         for r in rows
     ]

@@ -64,7 +64,8 @@ def test_who_holds_china_rights_names_the_sole_licensee_and_its_chain(run: Run) 
     assert holding["holder"] == "alibaba-pictures"
     assert holding["grantor"] == "real-producer"
     assert holding["exclusivity"] == "sole"
-    assert holding["rights"] == ["svod"]
+    assert holding["rights"] == ["distribution"]
+    assert holding["matching_rights"] == ["svod"]
     assert holding["chain"] == ["real-producer", "alibaba-pictures"]
     assert (holding["start"], holding["end"]) == ("2017-01-01", "2026-12-31")
     assert holding["status"] == "signed"
