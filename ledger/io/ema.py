@@ -52,7 +52,8 @@ service validates territories, rights, dates and exclusivity afterwards):
   `EMA-<licensor>-<licensee>`.
 - status: `signed` (a studio publishes avails for deals it has made), unless the
   ledger's own `LedgerStatus` column says otherwise.
-- language: `AllowedLanguages` (`es:subdub, fr:subdub` -> `es;fr`). `AssetLanguage`
+- language: `AllowedLanguages` (`es:subdub, fr:subdub` -> `es;fr`; a regional tag such
+  as `es-419` is recorded as its language, `es`, the exact text kept). `AssetLanguage`
   (the language of the delivered asset, not a limit on the licence) goes to extras.
 - extras: AvailID, ContentID, AltID, ALID, TitleID, EditID, FormatProfile (HD/SD/UHD:
   the ledger licenses a work, not a format, so an HD and an SD row are two equal
@@ -75,6 +76,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -271,7 +273,11 @@ def _open_workbook(path: Path) -> Any:
     if not path.is_file():
         raise BadInput(f"{path.name}: no such file")
     try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+        with warnings.catch_warnings():
+            # Workbooks saved by other tools often lack a default style; openpyxl warns on
+            # stderr, which would only confuse a reader of the import's report.
+            warnings.simplefilter("ignore", UserWarning)
+            return openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError):
         raise BadInput(
             f"{path.name}: not an xlsx file (EMA Avails must be an Excel .xlsx workbook)"
@@ -431,9 +437,13 @@ def _map_row(record: _Record, number: int, licensee: str) -> tuple[GrantRow, lis
         extras["TitleDisplayUnlimited"] = display
 
     allowed = record.text("AllowedLanguages")
-    languages = [part.split(":", 1)[0].strip() for part in re.split(r"[,;]", allowed)]
-    language = ";".join(code for code in languages if code)
-    if ":" in allowed:
+    tags = [part.split(":", 1)[0].strip() for part in re.split(r"[,;]", allowed)]
+    # The ledger tracks languages, not regional variants: `es-419` (Latin American
+    # Spanish) is recorded as `es`. That widens the grant, so a conflict check errs on the
+    # side of reporting a collision; the exact tags stay in extras.
+    languages = dict.fromkeys(tag.split("-", 1)[0].lower() for tag in tags if tag)
+    language = ";".join(languages)
+    if ":" in allowed or any("-" in tag for tag in tags):
         extras["AllowedLanguagesRaw"] = allowed
 
     grantor = record.text("LedgerLicensor") or slugify(grantor_name)

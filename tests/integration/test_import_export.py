@@ -1,0 +1,139 @@
+"""Files in and out: the MovieLabs EMA Avails samples, CSV, and round trips."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cli.main import cli
+from tests.conftest import SHARED, as_json, seed_real
+
+Run = Callable[..., Result]
+SAMPLES = sorted((SHARED / "data" / "ema-avails").glob("*.xlsx"))
+GRANT_KEYS = (
+    "agreement",
+    "title",
+    "grantor",
+    "grantee",
+    "rights",
+    "territory",
+    "start",
+    "end",
+    "exclusivity",
+    "status",
+    "languages",
+)
+
+
+def _grants(run: Run) -> list[dict[str, Any]]:
+    return [
+        {k: g[k] for k in GRANT_KEYS} for g in as_json(run("grant", "list", "--format", "json"))
+    ]
+
+
+def _fresh(tmp_path: Path, name: str) -> Run:
+    url = f"sqlite:///{tmp_path / name}"
+
+    def invoke(*args: str, expect: int | None = 0) -> Result:
+        result = CliRunner().invoke(cli, ["--db", url, "--actor", "tester", *args])
+        if expect is not None:
+            assert result.exit_code == expect, (result.stdout, result.stderr)
+        return result
+
+    return invoke
+
+
+@pytest.mark.skipif(not SAMPLES, reason=f"EMA samples not found under {SHARED}")
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
+def test_every_ema_sample_imports_and_round_trips_through_an_ema_export(
+    sample: Path, tmp_path: Path
+) -> None:
+    first = _fresh(tmp_path, "first.db")
+    summary = first("import", str(sample), "--licensee", "iqiyi").stdout
+    assert summary.startswith("imported ")
+    original = _grants(first)
+    assert original, "the sample holds avails"
+    exported = tmp_path / "export.xlsx"
+    first("export", "--format", "ema", "--output", str(exported))
+    second = _fresh(tmp_path, "second.db")
+    second("import", str(exported))
+    assert _grants(second) == original
+    assert second("verify").stdout.startswith("intact")
+
+
+def test_a_csv_export_reimports_to_the_same_grants(run: Run, tmp_path: Path) -> None:
+    seed_real(run, status="signed")
+    run("agreement", "add", "RES", "--parties", "real-producer", "--status", "signed")
+    run(
+        "grant",
+        "add",
+        "--agreement",
+        "RES",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "real-producer",
+        "--rights",
+        "festival",
+        "--territory",
+        "WW -CN",
+        "--start",
+        "2016-01-01",
+        "--open",
+        "--exclusivity",
+        "non-exclusive",
+        "--language",
+        "ko",
+    )
+    exported = tmp_path / "grants.csv"
+    run("export", "--format", "csv", "--output", str(exported))
+    other = _fresh(tmp_path, "other.db")
+    summary = other("import", str(exported), "--owner", "real-producer").stdout
+    assert "created 2 parties, 1 titles, 2 agreements" in summary
+    assert _grants(other) == _grants(run)
+
+
+def test_an_import_with_one_conflicting_row_writes_nothing(run: Run, tmp_path: Path) -> None:
+    seed_real(run, status="signed")
+    deal = tmp_path / "deal.csv"
+    deal.write_text(
+        "agreement,title,grantor,grantee,rights,territory,start,end,exclusivity,status\n"
+        "IQ-1,real,real-producer,iqiyi,svod,HK,2018-01-01,2020-12-31,exclusive,signed\n"
+        "IQ-1,real,real-producer,iqiyi,avod,CN,2018-01-01,2020-12-31,exclusive,signed\n",
+        encoding="utf-8",
+    )
+    result = run("import", str(deal), expect=1)
+    assert "row 3" in result.stderr and "exclusive-overlap" in result.stderr
+    assert [g["grant"] for g in as_json(run("grant", "list", "--format", "json"))] == ["G1"]
+    agreements = {a["ref"] for a in as_json(run("agreement", "list", "--format", "json"))}
+    assert "IQ-1" not in agreements, "nothing half-imported: not even the agreement"
+
+
+def test_a_dry_run_checks_everything_and_writes_nothing(run: Run, tmp_path: Path) -> None:
+    seed_real(run, status="signed")
+    deal = tmp_path / "deal.csv"
+    deal.write_text(
+        "agreement,title,grantor,grantee,rights,territory,start,end,exclusivity\n"
+        "IQ-1,real,real-producer,iqiyi,svod,HK,2018-01-01,2020-12-31,exclusive\n",
+        encoding="utf-8",
+    )
+    assert "would import 1 grants" in run("import", str(deal), "--dry-run").stdout
+    assert len(as_json(run("grant", "list", "--format", "json"))) == 1
+
+
+def test_a_wrong_sheet_is_bad_input(run: Run, tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["Name", "Budget"])
+    path = tmp_path / "budget.xlsx"
+    book.save(path)
+    result = run("import", str(path), expect=2)
+    assert "Traceback" not in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
