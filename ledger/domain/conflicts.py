@@ -552,6 +552,38 @@ def _order(conflict: Conflict) -> tuple[int, int, str, int]:
     )
 
 
+def plainly_clear(
+    proposed: GrantView, existing: Sequence[GrantView], owners: Sequence[OwnershipView]
+) -> bool:
+    """Whether `check_grant(proposed, existing, owners)` is certainly empty, decided
+    without the region algebra (False means only "ask the engine").
+
+    True when P's grantor owns every country of P (so it holds the whole scope at
+    exclusive strength: no `no-rights-in`, no `no-exclusive-rights-in`, whatever it
+    received), and no other grant can collide or bind: with other grants present P
+    carries no holdbacks, none of them carries holdbacks, and each goes to P's grantee
+    or neither it nor P is exclusive or sole. Raises the same `BadInput` as `check_grant`
+    for a malformed proposal; a malformed other grant is left to the engine.
+    """
+    _validate(proposed)
+    owned = [o.countries for o in owners if o.party == proposed.grantor]
+    if not owned or not proposed.countries <= frozenset().union(*owned):
+        return False
+    if not existing:
+        return True
+    if proposed.holdbacks and not proposed.is_reservation:
+        return False
+    binding = proposed.exclusivity in _BINDING
+    for grant in existing:
+        if grant.exclusivity not in STRENGTH or grant.status not in _STATUSES:
+            return False
+        if grant.holdbacks:
+            return False
+        if grant.grantee != proposed.grantee and (binding or grant.exclusivity in _BINDING):
+            return False
+    return True
+
+
 def check_grant(
     proposed: GrantView, existing: Sequence[GrantView], owners: Sequence[OwnershipView]
 ) -> list[Conflict]:

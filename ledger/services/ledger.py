@@ -227,6 +227,7 @@ class Ledger:
             status = self._agreement_status(work.conn, ref)
             if status in ("signed", "terminated"):
                 raise Refused(f"agreement {ref} is already {status}")
+            work.lock_titles(_titles_of_agreement(work.conn, ref))
             result = merge(
                 [
                     check_specs(work.conn, [spec], exclude=label)
@@ -252,6 +253,7 @@ class Ledger:
         def step(work: Work) -> None:
             if self._agreement_status(work.conn, ref) == "terminated":
                 raise Refused(f"agreement {ref} is already terminated")
+            work.lock_titles(_titles_of_agreement(work.conn, ref))
             work.record(
                 "agreement.terminated",
                 f"agreement:{ref}",
@@ -268,9 +270,9 @@ class Ledger:
         return str(status)
 
     def _titles_of_agreement(self, ref: str) -> list[str]:
+        """The titles to lock before the transaction; re-read and locked inside it too."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(G.c.title_id).where(G.c.agreement_ref == ref).distinct())
-            return [r.title_id for r in rows]
+            return _titles_of_agreement(conn, ref)
 
     # -- the conflict check and grants -------------------------------------------------
 
@@ -400,6 +402,11 @@ def check_specs(
             found.append(explain(conflict, proposed, line))
         scope.add_line(index, proposed)
     return CheckResult(tuple(found))
+
+
+def _titles_of_agreement(conn: Connection, ref: str) -> list[str]:
+    rows = conn.execute(select(G.c.title_id).where(G.c.agreement_ref == ref).distinct())
+    return [r.title_id for r in rows]
 
 
 def _grants_of_agreement(work: Work, ref: str) -> list[tuple[str, GrantSpec]]:

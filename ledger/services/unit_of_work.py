@@ -24,7 +24,7 @@ import random
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
@@ -68,6 +68,18 @@ class Work:
     journal: JournalWriter
     projector: Projector
     last_hash: str | None = None
+    locked: set[int] = field(default_factory=set)
+
+    def lock_titles(self, titles: Iterable[str]) -> None:
+        """Also lock titles found only inside the transaction (an agreement's grants read
+        under its locks). Taken out of order, such a lock may deadlock with another
+        writer; PostgreSQL then aborts one of them and `run_write` retries it."""
+        if is_sqlite(self.conn):
+            return  # BEGIN IMMEDIATE already holds the whole database
+        lock = text("SELECT pg_advisory_xact_lock(:a, :b)")
+        for key in sorted({title_lock_key(t) for t in titles} - self.locked):
+            self.conn.execute(lock, {"a": TITLE_LOCK, "b": key})
+            self.locked.add(key)
 
     def record(
         self, kind: str, subject: str, payload: Mapping[str, object], reason: str | None = None
@@ -155,7 +167,12 @@ def run_write(
                 with conn.begin():
                     if not is_sqlite(conn):
                         _lock_pg(conn, title_keys, whole_ledger)
-                    work = Work(conn, JournalWriter(conn, actor, now), Projector(conn))
+                    work = Work(
+                        conn,
+                        JournalWriter(conn, actor, now),
+                        Projector(conn),
+                        locked=set(title_keys),
+                    )
                     result = step(work)
                     work.projector.flush()
                     work.journal.flush()
