@@ -301,11 +301,12 @@ def grant_show(env: Env, grant_id: str, recorded_as_of: str | None, fmt: str) ->
             if key == "holdbacks":
                 for h in value:
                     click.echo(
-                        f"{'holdback':15} no {';'.join(h['rights'])} in {h['territory']} "
+                        f"{'holdback':17} no {';'.join(h['rights'])} in {h['territory']} "
                         f"until {h['until']}"
+                        + (f" ({h['last_day']})" if h["last_day"] not in (None, h["until"]) else "")
                     )
             elif value not in (None, []):
-                click.echo(f"{key:15} {';'.join(value) if isinstance(value, list) else value}")
+                click.echo(f"{key:17} {';'.join(value) if isinstance(value, list) else value}")
 
 
 @grant.command("amend")

@@ -21,13 +21,14 @@ from ledger.domain.grants import (
     EventDate,
     GrantSpec,
     HoldbackSpec,
+    bound_text,
     earliest,
     resolve_last_day,
     resolve_start,
 )
 from ledger.domain.rights import RIGHTS
 from ledger.domain.territories import parse_territory
-from ledger.persistence.journal import Entry
+from ledger.persistence.journal import Entry, insert_rows
 from ledger.persistence.schema import (
     Agreement,
     AgreementParty,
@@ -64,9 +65,15 @@ class Projector:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self._grants: list[dict[str, Any]] = []
-        self._terms: list[dict[str, Any]] = []
+        self._sqlite = conn.dialect.name == "sqlite"
+        self.bulk = False
+        """Set by a bulk import: parties, titles and agreements added are buffered too,
+        and written (before any grant) at the next flush. Nothing may read them back
+        through the connection before that flush."""
+        self._grants: list[tuple[Any, ...]] = []
+        self._terms: list[tuple[int, str, bool]] = []
         self._holdbacks: list[dict[str, Any]] = []
+        self._added: dict[Table, list[tuple[Any, ...]]] = {P: [], T: [], O: [], A: [], AP: []}
         self._events: dict[str, list[EventDate]] = {}
         self._handlers: Mapping[str, Callable[[Entry, dict[str, Any]], None]] = {
             "party.added": self._party_added,
@@ -95,23 +102,75 @@ class Projector:
         if entry.kind == "grant.added":
             self._grant_added(entry, data, spec)
             return
-        self.flush()
+        if not (self.bulk and entry.kind in _BUFFERED):
+            self.flush()
         handler(entry, data)
 
+    def add_grant(
+        self, seq: int, grant_id: int, spec: GrantSpec, first: date | None, last: date | None
+    ) -> None:
+        """Project the grant.added entry `seq` of a bulk import: `spec` is the grant its
+        payload (`{"id": grant_id, **spec.as_payload()}`, nothing else) describes, `first`
+        and `last` its days resolved against the title's release events (as `_days`
+        would). The very rows `apply` would write for that entry."""
+        self._grants.append(
+            self._grant_row(
+                grant_id, spec, bound_text(spec.start), bound_text(spec.end),
+                _languages_text(spec.languages), first, last, None, seq,
+            )
+        )
+        self._terms.extend(_territory_rows(grant_id, spec))
+        if spec.holdbacks:
+            self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
+        if len(self._grants) >= BATCH:
+            self.flush()
+
     def flush(self) -> None:
-        for table, rows in ((G, self._grants), (GT, self._terms), (H, self._holdbacks)):
-            if rows:
-                self.conn.execute(insert(table), rows)
-                rows.clear()
+        for table, added in self._added.items():
+            if added:
+                insert_rows(self.conn, table, _COLUMNS[table], added)
+                added.clear()
+        if self._grants:
+            insert_rows(self.conn, G, GRANT_COLUMNS, self._grants)
+            self._grants.clear()
+        if self._terms:
+            insert_rows(self.conn, GT, TERM_COLUMNS, self._terms)
+            self._terms.clear()
+        if self._holdbacks:
+            self.conn.execute(insert(H), self._holdbacks)
+            self._holdbacks.clear()
+
+    def _day_value(self, day: date | None) -> date | str | None:
+        """A day as the driver is given it: SQLite's text form on the raw SQLite path."""
+        if day is None or not self._sqlite:
+            return day
+        return day.isoformat()
 
     # -- parties, titles, events -------------------------------------------------------
 
     def _party_added(self, _entry: Entry, data: dict[str, Any]) -> None:
+        if self.bulk:
+            self._added[P].append((data["id"], data["name"], data.get("country")))
+            return
         self.conn.execute(
             insert(P).values(id=data["id"], name=data["name"], country=data.get("country"))
         )
 
     def _title_added(self, entry: Entry, data: dict[str, Any]) -> None:
+        owners = data.get("owners", [])
+        if self.bulk and all(owner.get("share") is None for owner in owners):
+            self._added[T].append((
+                data["id"], data["name"], data.get("original_name"), data["kind"],
+                data.get("year"), data.get("origin"), data.get("eidr"), data.get("parent"),
+            ))
+            # A new title has no owners yet: they take positions 1, 2, ... as
+            # `_ownership_added` would number them one after the other.
+            self._added[O].extend(
+                (data["id"], position, owner["party"], owner["territory"], None)
+                for position, owner in enumerate(owners, start=1)
+            )
+            return
+        self.flush()
         self.conn.execute(
             insert(T).values(
                 id=data["id"],
@@ -170,6 +229,13 @@ class Projector:
     # -- agreements --------------------------------------------------------------------
 
     def _agreement_added(self, _entry: Entry, data: dict[str, Any]) -> None:
+        if self.bulk:
+            self._added[A].append((
+                data["ref"], data["status"], data["status"],
+                self._day_value(_day(data.get("signed_on"))), data.get("note"),
+            ))
+            self._added[AP].extend((data["ref"], p) for p in data["parties"])
+            return
         self.conn.execute(
             insert(A).values(
                 ref=data["ref"],
@@ -210,17 +276,13 @@ class Projector:
         if spec is None:
             spec = GrantSpec.from_payload(data)
         first, last = self._days(spec, None)
+        languages = data["languages"]
         self._grants.append(
-            {
-                "id": grant_id,
-                **_grant_columns(spec, data),
-                "terminated_on": None,
-                "first_day": first,
-                "last_day": last,
-                "conflict_reason": entry.reason if data.get("conflicts_allowed") else None,
-                "external_refs": _refs_text(spec.external_refs),
-                "recorded_seq": entry.seq,
-            }
+            self._grant_row(
+                grant_id, spec, data["start"], data["end"],
+                ";".join(languages) if isinstance(languages, list) else None, first, last,
+                entry.reason if data.get("conflicts_allowed") else None, entry.seq,
+            )
         )
         self._terms.extend(_territory_rows(grant_id, spec))
         if spec.holdbacks:
@@ -228,12 +290,33 @@ class Projector:
         if len(self._grants) >= BATCH:
             self.flush()
 
+    def _grant_row(
+        self,
+        grant_id: int,
+        spec: GrantSpec,
+        start: str | None,
+        end: str | None,
+        languages: str | None,
+        first: date | None,
+        last: date | None,
+        reason: str | None,
+        seq: int,
+    ) -> tuple[Any, ...]:
+        """A new rights_grant row, in `GRANT_COLUMNS` order (`_grant_columns` and the rest)."""
+        return (
+            grant_id, spec.agreement, spec.title, spec.grantor, spec.grantee,
+            _rights_text(spec.rights), spec.territory.text, languages, start, end,
+            spec.exclusivity, self._day_value(spec.notice_on), None, self._day_value(first),
+            self._day_value(last), reason,
+            _refs_text(spec.external_refs) if spec.external_refs else None, seq,
+        )
+
     def _grant_amended(self, _entry: Entry, data: dict[str, Any]) -> None:
         grant_id = int(data["id"])
         spec = GrantSpec.from_payload({**self.payload_of(grant_id), **data["changes"]})
         self.conn.execute(update(G).where(G.c.id == grant_id).values(**_grant_columns(spec)))
         self.conn.execute(delete(GT).where(GT.c.grant_id == grant_id))
-        self.conn.execute(insert(GT), _territory_rows(grant_id, spec))
+        insert_rows(self.conn, GT, TERM_COLUMNS, _territory_rows(grant_id, spec))
         self.conn.execute(delete(H).where(H.c.grant_id == grant_id))
         self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
         self._refresh_days(grant_id)
@@ -361,12 +444,30 @@ def _terms_of(text: str) -> tuple[tuple[str, bool], ...]:
     return (*((code, False) for code in expr.includes), *((code, True) for code in expr.excludes))
 
 
-def _territory_rows(grant_id: int, spec: GrantSpec) -> list[dict[str, Any]]:
+def _territory_rows(grant_id: int, spec: GrantSpec) -> list[tuple[int, str, bool]]:
     # From the stored text, so that a replay of the journal gives the very same rows.
-    return [
-        {"grant_id": grant_id, "code": code, "excluded": excluded}
-        for code, excluded in _terms_of(spec.territory.text)
-    ]
+    return [(grant_id, code, excluded) for code, excluded in _terms_of(spec.territory.text)]
+
+
+@lru_cache(maxsize=1024)
+def _languages_text(languages: frozenset[str] | None) -> str | None:
+    return ";".join(sorted(languages)) if languages is not None else None
+
+
+GRANT_COLUMNS = (
+    "id", "agreement_ref", "title_id", "grantor_id", "grantee_id", "rights", "territory",
+    "languages", "start", "end", "exclusivity", "notice_on", "terminated_on", "first_day",
+    "last_day", "conflict_reason", "external_refs", "recorded_seq",
+)
+TERM_COLUMNS = ("grant_id", "code", "excluded")
+_COLUMNS: dict[Table, tuple[str, ...]] = {
+    P: ("id", "name", "country"),
+    T: ("id", "name", "original_name", "kind", "year", "origin", "eidr", "parent_id"),
+    O: ("title_id", "position", "party_id", "territory", "share"),
+    A: ("ref", "status", "standing", "signed_on", "note"),
+    AP: ("agreement_ref", "party_id"),
+}
+_BUFFERED = frozenset({"party.added", "title.added", "agreement.added"})
 
 
 def _refs_text(refs: Mapping[str, str]) -> str | None:

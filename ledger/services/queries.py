@@ -11,6 +11,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, and_, bindparam, or_, select
 
 from ledger.domain.conflicts import GrantView, check_grant
+from ledger.domain.dates import Term, end_for_term
+from ledger.domain.grants import parse_end
 from ledger.domain.rights import RIGHTS
 from ledger.domain.territories import TerritoryExpr, compact, groups_containing
 from ledger.errors import BadInput, NotFound
@@ -496,17 +498,36 @@ def grant_records(
             "grantee": row.grantee_id,
             "rights": row.rights.split(";"),
             "territory": row.territory,
-            "start": row.start,
-            "end": row.end,
+            "start": _iso(row.first_day) or row.start,
+            "end": _granted_end(row.end, row.first_day, row.last_day, row.terminated_on),
             "exclusivity": row.exclusivity,
             "status": row.status,
             "terminated_on": _iso(row.terminated_on),
+            "start_as_written": row.start,
+            "end_as_written": row.end,
             "languages": row.languages.split(";") if row.languages else None,
             "first_day": _iso(row.first_day),
             "last_day": _iso(row.last_day),
             "notice_on": _iso(row.notice_on),
             "conflict_reason": row.conflict_reason,
         }
+
+
+def _granted_end(
+    written: str | None, first: date | None, last: date | None, terminated_on: date | None
+) -> str | None:
+    """The window's end as granted, as a date where it is known (a term is resolved from
+    the start, an event from its date), else as written (`theatrical+90d` while TBD)."""
+    end = parse_end(written)
+    if end is None:
+        return None
+    if isinstance(end, date):
+        return end.isoformat()
+    if terminated_on is None and last is not None:
+        return last.isoformat()
+    if isinstance(end, Term) and first is not None:
+        return end_for_term(first, end).isoformat()
+    return written
 
 
 def holdbacks_of(conn: Connection, grant_id: int) -> list[dict[str, Any]]:

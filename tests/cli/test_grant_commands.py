@@ -107,3 +107,38 @@ def test_check_reports_the_overlapping_slice_as_json(run: Run) -> None:
     assert conflict["rights"] == ["svod"]
     assert conflict["territories"] == ["CN"]
     assert (conflict["start"], conflict["end"]) == ("2018-01-01", "2020-12-31")
+
+
+def test_grant_list_shows_a_terms_end_as_a_date_and_keeps_the_term_as_written(run: Run) -> None:
+    seed_real(run)
+    run(
+        "grant",
+        "add",
+        "--agreement",
+        "ALI-REAL-2016",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "alibaba-pictures",
+        "--rights",
+        "marketing",
+        "--territory",
+        "CN",
+        "--start",
+        "2017-06-28",
+        "--term",
+        "10y",
+        "--exclusivity",
+        "sole",
+    )
+    shown = as_json(run("grant", "show", "G2", "--format", "json"))
+    assert (shown["start"], shown["end"], shown["end_as_written"]) == (
+        "2017-06-28",
+        "2027-06-27",
+        "term:10y",
+    )
+    run("grant", "terminate", "G2", "--on", "2020-12-31", "--reason", "buy-back")
+    shown = as_json(run("grant", "show", "G2", "--format", "json"))
+    assert (shown["end"], shown["terminated_on"]) == ("2027-06-27", "2020-12-31")

@@ -1,0 +1,143 @@
+"""`plainly_clear` never says "clear" where the engine finds a conflict.
+
+It is the shortcut a bulk import takes before `check_grant`; when it answers True the
+engine is skipped, so that answer must mean exactly "check_grant returns nothing", and it
+must refuse a malformed proposal the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.domain.conflicts import (
+    GrantView,
+    HoldbackView,
+    OwnershipView,
+    check_grant,
+    plainly_clear,
+)
+from ledger.errors import BadInput
+from tests.unit.test_conflicts_property import COUNTRIES, grants, ledgers
+
+Ledger = tuple[GrantView, list[GrantView], list[OwnershipView]]
+
+
+@st.composite
+def plain_ledgers(draw: st.DrawFn) -> Ledger:
+    """Ledgers leaning towards the shortcut: the owner grants, few binding grants."""
+    proposed, existing, owners = draw(ledgers())
+    if draw(st.booleans()):
+        owners = [OwnershipView("owner", frozenset(COUNTRIES)), *owners[1:]]
+    if draw(st.booleans()):
+        proposed = _plain(proposed, draw(st.sampled_from(["owner", "a"])), draw)
+    if draw(st.booleans()):
+        existing = [_plain(g, g.grantor, draw) for g in existing]
+    return proposed, existing, owners
+
+
+def _plain(grant: GrantView, grantor: str, draw: st.DrawFn) -> GrantView:
+    grantee = grant.grantee
+    exclusivity = draw(st.sampled_from(["non-exclusive", "non-exclusive", grant.exclusivity]))
+    holdbacks = grant.holdbacks if draw(st.booleans()) else ()
+    return GrantView(
+        id=grant.id, agreement=grant.agreement, status=grant.status, grantor=grantor,
+        grantee=grantee, rights=grant.rights, countries=grant.countries,
+        languages=grant.languages, start=grant.start, end=grant.end,
+        exclusivity=exclusivity,  # type: ignore[arg-type]
+        holdbacks=holdbacks if grantor != grantee else (), recorded_seq=grant.recorded_seq,
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(ledgers(), plain_ledgers()))
+def test_plainly_clear_only_when_the_engine_finds_nothing(ledger: Ledger) -> None:
+    proposed, existing, owners = ledger
+    if plainly_clear(proposed, existing, owners):
+        assert check_grant(proposed, existing, owners) == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(grants("line 1", 99))
+def test_a_grant_by_a_worldwide_owner_with_nothing_near_is_plainly_clear(
+    proposed: GrantView,
+) -> None:
+    owners = [OwnershipView(proposed.grantor, frozenset(COUNTRIES))]
+    assert plainly_clear(proposed, [], owners)
+    assert check_grant(proposed, [], owners) == []
+
+
+def test_the_shortcut_is_taken_for_non_exclusive_neighbours() -> None:
+    owner = OwnershipView("owner", frozenset(COUNTRIES))
+    first = _view("G1", "owner", "a", "non-exclusive")
+    second = _view("line 1", "owner", "b", "non-exclusive")
+    assert plainly_clear(second, [first], [owner])
+    assert check_grant(second, [first], [owner]) == []
+
+
+def test_the_shortcut_is_not_taken_where_a_grant_binds() -> None:
+    owner = OwnershipView("owner", frozenset(COUNTRIES))
+    first = _view("G1", "owner", "a", "exclusive")
+    second = _view("line 1", "owner", "b", "non-exclusive")
+    assert not plainly_clear(second, [first], [owner])
+    assert check_grant(second, [first], [owner]) != []
+
+
+def test_the_shortcut_is_not_taken_where_either_grant_holds_back() -> None:
+    owner = OwnershipView("owner", frozenset(COUNTRIES))
+    held = HoldbackView(frozenset({"r1"}), frozenset({"AA"}), date(2031, 6, 30))
+    first = replace(_view("G1", "owner", "a", "non-exclusive"), holdbacks=(held,))
+    second = _view("line 1", "owner", "b", "non-exclusive", start=date(2031, 1, 1))
+    assert not plainly_clear(second, [first], [owner])
+    assert check_grant(second, [first], [owner]) != []
+    assert not plainly_clear(first, [second], [owner])
+    assert check_grant(first, [second], [owner]) != []
+
+
+def test_the_shortcut_is_not_taken_for_a_grantor_that_owns_only_part() -> None:
+    owner = OwnershipView("owner", frozenset({"AA"}))
+    proposed = _view("line 1", "owner", "a", "non-exclusive")
+    assert not plainly_clear(proposed, [], [owner])
+    assert check_grant(proposed, [], [owner]) != []
+
+
+def test_the_shortcut_refuses_a_malformed_proposal_as_the_engine_does() -> None:
+    owner = OwnershipView("owner", frozenset(COUNTRIES))
+    backwards = _view("line 1", "owner", "a", "non-exclusive", start=date(2032, 1, 1))
+    with pytest.raises(BadInput) as engine:
+        check_grant(backwards, [], [owner])
+    with pytest.raises(BadInput) as shortcut:
+        plainly_clear(backwards, [], [owner])
+    assert str(shortcut.value) == str(engine.value)
+
+
+def _view(
+    id: str, grantor: str, grantee: str, exclusivity: str, start: date = date(2030, 1, 1)
+) -> GrantView:
+    return GrantView(
+        id=id, agreement=None, status="signed", grantor=grantor, grantee=grantee,
+        rights=frozenset({"r1"}), countries=frozenset({"AA", "BB"}), languages=None,
+        start=start, end=date(2031, 12, 31),
+        exclusivity=exclusivity,  # type: ignore[arg-type]
+    )
+
+
+def test_the_random_ledgers_take_the_shortcut_often_enough_to_mean_something() -> None:
+    taken = []
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(plain_ledgers())
+    def sample(ledger: Ledger) -> None:
+        proposed, existing, owners = ledger
+        try:
+            clear = plainly_clear(proposed, existing, owners)
+        except BadInput:
+            return
+        taken.append((clear, bool(existing)))
+
+    sample()
+    assert sum(1 for clear, near in taken if clear and near) >= 10
