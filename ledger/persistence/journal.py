@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache, partial
+from itertools import chain
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, func, insert, select, text
+from sqlalchemy.exc import DBAPIError
 
 from ledger.persistence.schema import JournalEntry
 
@@ -110,6 +114,9 @@ class JournalWriter:
         self._opened = False
         self._rows: list[tuple[Any, ...]] = []
         self._hash_checked = False
+        self.defer: Callable[[Callable[[], None]], None] | None = None
+        """Set by a bulk import: `flush` hands its insert to this (which runs it later, in
+        order, on the same connection) instead of running it."""
 
     def open(self) -> None:
         """Take the chain's head (and, on PostgreSQL, its lock); later calls do nothing.
@@ -185,8 +192,12 @@ class JournalWriter:
 
     def flush(self) -> None:
         if self._rows:
-            insert_rows(self.conn, J, JOURNAL_COLUMNS, self._rows)
-            self._rows.clear()
+            rows, self._rows = self._rows, []
+            write = partial(insert_rows, self.conn, J, JOURNAL_COLUMNS, rows)
+            if self.defer is None:
+                write()
+            else:
+                self.defer(write)
 
 
 JOURNAL_COLUMNS = (
@@ -200,22 +211,53 @@ _string: Callable[[str], str] = json.encoder.encode_basestring
 def insert_rows(
     conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
-    """Insert `rows` (tuples in `columns` order) into `table` in one `executemany`.
+    """Insert `rows` (tuples in `columns` order) into `table`, in order.
 
-    On SQLite straight through the driver, skipping SQLAlchemy's per-row parameter
-    building: the values must then already be what SQLAlchemy would bind (text for dates,
-    0/1 for booleans). Elsewhere through SQLAlchemy, as dictionaries.
+    On SQLite straight through the driver, many rows to a statement, skipping
+    SQLAlchemy's per-row parameter building; the values must then already be what
+    SQLAlchemy would bind (text for dates, 0/1 for booleans). One statement is one call
+    into SQLite, during which the driver lets other Python threads run (see the import's
+    background writer). Elsewhere through SQLAlchemy, as dictionaries.
     """
-    if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" * len(columns))
-        names = ", ".join(f'"{c}"' for c in columns)
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', rows)
-        finally:
-            cursor.close()
+    if not rows:
         return
-    conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+    if conn.dialect.name != "sqlite":
+        conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    if not conn.in_transaction():
+        conn.begin()  # as SQLAlchemy's autobegin would, before its first statement
+    driver = conn.connection.driver_connection
+    per_statement = max(1, min(_ROWS_PER_STATEMENT, _variable_limit(driver) // len(columns)))
+    cursor = driver.cursor()  # type: ignore[union-attr]
+    statement = ""
+    try:
+        for start in range(0, len(rows), per_statement):
+            batch = rows[start : start + per_statement]
+            statement = _insert_sql(table.name, tuple(columns), len(batch))
+            cursor.execute(statement, list(chain.from_iterable(batch)))
+    except sqlite3.Error as error:
+        # As SQLAlchemy would have raised it (IntegrityError, OperationalError, ...).
+        raise DBAPIError.instance(statement, None, error, sqlite3.Error) from None
+    finally:
+        cursor.close()
+
+
+_ROWS_PER_STATEMENT = 500
+
+
+def _variable_limit(driver: Any) -> int:
+    """How many parameters one SQLite statement may take (999 on old builds)."""
+    try:
+        return int(driver.getlimit(9))  # SQLITE_LIMIT_VARIABLE_NUMBER
+    except (AttributeError, TypeError):
+        return 999
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: tuple[str, ...], count: int) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    row = "(" + ", ".join("?" * len(columns)) + ")"
+    return f'INSERT INTO "{table}" ({names}) VALUES ' + ", ".join([row] * count)
 
 
 def entries(conn: Connection, up_to: str | None = None, batch: int = 5000) -> Iterator[Entry]:

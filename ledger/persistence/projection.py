@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import date
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from ledger.domain.grants import (
+    EndBound,
     EventDate,
     GrantSpec,
     HoldbackSpec,
@@ -27,7 +28,7 @@ from ledger.domain.grants import (
     resolve_start,
 )
 from ledger.domain.rights import RIGHTS
-from ledger.domain.territories import parse_territory
+from ledger.domain.territories import TerritoryExpr, parse_territory
 from ledger.persistence.journal import Entry, insert_rows
 from ledger.persistence.schema import (
     Agreement,
@@ -70,6 +71,9 @@ class Projector:
         """Set by a bulk import: parties, titles and agreements added are buffered too,
         and written (before any grant) at the next flush. Nothing may read them back
         through the connection before that flush."""
+        self.defer: Callable[[Callable[[], None]], None] | None = None
+        """Set by a bulk import: `flush` hands its inserts to this (which runs them later,
+        in order, on the same connection) instead of running them."""
         self._grants: list[tuple[Any, ...]] = []
         self._terms: list[tuple[int, str, bool]] = []
         self._holdbacks: list[dict[str, Any]] = []
@@ -115,7 +119,7 @@ class Projector:
         would). The very rows `apply` would write for that entry."""
         self._grants.append(
             self._grant_row(
-                grant_id, spec, bound_text(spec.start), bound_text(spec.end),
+                grant_id, spec, _bound_text(spec.start), _bound_text(spec.end),
                 _languages_text(spec.languages), first, last, None, seq,
             )
         )
@@ -126,25 +130,37 @@ class Projector:
             self.flush()
 
     def flush(self) -> None:
+        writes: list[tuple[Table, tuple[str, ...], list[tuple[Any, ...]]]] = []
         for table, added in self._added.items():
             if added:
-                insert_rows(self.conn, table, _COLUMNS[table], added)
-                added.clear()
+                writes.append((table, _COLUMNS[table], added))
+                self._added[table] = []
         if self._grants:
-            insert_rows(self.conn, G, GRANT_COLUMNS, self._grants)
-            self._grants.clear()
+            writes.append((G, GRANT_COLUMNS, self._grants))
+            self._grants = []
         if self._terms:
-            insert_rows(self.conn, GT, TERM_COLUMNS, self._terms)
-            self._terms.clear()
+            writes.append((GT, TERM_COLUMNS, self._terms))
+            self._terms = []
         if self._holdbacks:
-            self.conn.execute(insert(H), self._holdbacks)
-            self._holdbacks.clear()
+            rows = [
+                tuple(self._day_value(v) if c == "last_day" else v for c, v in h.items())
+                for h in self._holdbacks
+            ]
+            writes.append((H, tuple(self._holdbacks[0]), rows))
+            self._holdbacks = []
+        if not writes:
+            return
+        write = partial(_write_all, self.conn, writes)
+        if self.defer is None:
+            write()
+        else:
+            self.defer(write)
 
     def _day_value(self, day: date | None) -> date | str | None:
         """A day as the driver is given it: SQLite's text form on the raw SQLite path."""
         if day is None or not self._sqlite:
             return day
-        return day.isoformat()
+        return _iso(day)
 
     # -- parties, titles, events -------------------------------------------------------
 
@@ -305,7 +321,7 @@ class Projector:
         """A new rights_grant row, in `GRANT_COLUMNS` order (`_grant_columns` and the rest)."""
         return (
             grant_id, spec.agreement, spec.title, spec.grantor, spec.grantee,
-            _rights_text(spec.rights), spec.territory.text, languages, start, end,
+            _rights_text(spec.rights), territory_text(spec.territory), languages, start, end,
             spec.exclusivity, self._day_value(spec.notice_on), None, self._day_value(first),
             self._day_value(last), reason,
             _refs_text(spec.external_refs) if spec.external_refs else None, seq,
@@ -408,6 +424,18 @@ class Projector:
             self.conn.execute(insert(H), rows)
 
 
+@lru_cache(maxsize=65536)
+def _iso(day: date) -> str:
+    return day.isoformat()
+
+
+def _write_all(
+    conn: Connection, writes: list[tuple[Table, tuple[str, ...], list[tuple[Any, ...]]]]
+) -> None:
+    for table, columns, rows in writes:
+        insert_rows(conn, table, columns, rows)
+
+
 def holdback_rights(holdback: HoldbackSpec) -> list[str]:
     return list(RIGHTS.compact(holdback.rights))
 
@@ -446,7 +474,20 @@ def _terms_of(text: str) -> tuple[tuple[str, bool], ...]:
 
 def _territory_rows(grant_id: int, spec: GrantSpec) -> list[tuple[int, str, bool]]:
     # From the stored text, so that a replay of the journal gives the very same rows.
-    return [(grant_id, code, excluded) for code, excluded in _terms_of(spec.territory.text)]
+    return [
+        (grant_id, code, excluded) for code, excluded in _terms_of(territory_text(spec.territory))
+    ]
+
+
+@lru_cache(maxsize=4096)
+def territory_text(territory: TerritoryExpr) -> str:
+    """`territory.text`, which is built anew on each use, once per expression."""
+    return territory.text
+
+
+@lru_cache(maxsize=32768)
+def _bound_text(bound: EndBound) -> str | None:
+    return bound_text(bound)
 
 
 @lru_cache(maxsize=1024)

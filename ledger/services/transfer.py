@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import csv
 import json
+import queue
+import threading
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select
 
@@ -47,6 +50,7 @@ from ledger.io.csv_format import (
 from ledger.io.rows import GrantRow, RowErrors
 from ledger.persistence.database import is_sqlite
 from ledger.persistence.journal import canonical_json
+from ledger.persistence.projection import territory_text
 from ledger.persistence.schema import Agreement, Party, RightsGrant, Title
 from ledger.services.checks import CheckResult, ReportedConflict, explain
 from ledger.services.ledger import Ledger, next_grant_id
@@ -64,10 +68,11 @@ G = RightsGrant.__table__
 P = Party.__table__
 T = Title.__table__
 
+Result = TypeVar("Result")
 FORMATS = ("csv", "ema")
 Progress = Callable[[int], None]
 
-CHUNK = 4000
+CHUNK = 1000
 """Rows read, looked up and written together."""
 OPEN_TITLES = 256
 """Titles whose grants an import keeps at hand; one seen again later is read back."""
@@ -320,9 +325,12 @@ def import_rows(
         rows = list(rows)  # a retried transaction reads them again
 
     def step(work: Work) -> ImportSummary:
-        run = _Import(work, source, owner, owner_from_grantor, dry_run)
         with _bulk_cache(work.conn):
-            return run.feed(rows, progress)
+            run = _Import(work, source, owner, owner_from_grantor, dry_run)
+            try:
+                return run.feed(rows, progress)
+            finally:
+                run.stop()
 
     try:
         return ledger.write(step, whole=True)  # type: ignore[no-any-return]
@@ -345,6 +353,83 @@ class _bulk_cache:
     def __exit__(self, *_exc: object) -> None:
         if self.before is not None:
             self.conn.exec_driver_sql(f"PRAGMA cache_size={self.before}")
+
+
+class _Background:
+    """An import's database work, run in order on a second thread, so that SQLite updates
+    its tables and indexes on the second core while this one checks the next rows (the
+    driver lets go of the GIL inside SQLite, a whole multi-row INSERT at a time).
+
+    Only on SQLite; elsewhere each job runs at once, in the caller's thread. While jobs
+    are queued nothing else may use the connection: `drain` first.
+    """
+
+    QUEUED = 8
+    """Jobs waiting at most (each a flush of a few thousand rows): bounds the memory."""
+
+    def __init__(self, threaded: bool) -> None:
+        self._jobs: queue.Queue[tuple[Callable[[], Any], Future[Any]] | None] = queue.Queue(
+            maxsize=self.QUEUED
+        )
+        self._failure: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._thread = threading.Thread(target=self._work, name="import-writer", daemon=True)
+            self._thread.start()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Run `job` in turn; its failure is raised by a later `submit`, `ask` or `drain`."""
+        self.ask(job)
+
+    def ask(self, job: Callable[[], Result]) -> Future[Result]:
+        """Run `job` in turn; the future holds its result."""
+        future: Future[Result] = Future()
+        if self._thread is None:
+            future.set_result(job())
+            return future
+        if self._failure is not None:
+            raise self._failure
+        self._jobs.put((job, future))
+        return future
+
+    def drain(self) -> None:
+        """Wait until every job has run; raise the first failure."""
+        if self._thread is not None:
+            self._jobs.join()
+        if self._failure is not None:
+            raise self._failure
+
+    def stop(self) -> None:
+        """Let the jobs queued run (none after a failure) and end the thread."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def abandon(self) -> None:
+        """Skip the jobs still queued (the transaction is being given up) and stop."""
+        if self._failure is None:
+            self._failure = _Abandoned()
+        self.stop()
+
+    def _work(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            job, future = item
+            try:
+                if self._failure is not None:
+                    future.set_exception(self._failure)
+                else:
+                    future.set_result(job())
+            except BaseException as error:  # handed to the importing thread
+                self._failure = error
+                future.set_exception(error)
+            finally:
+                self._jobs.task_done()
+        self._jobs.task_done()
+
+
+class _Abandoned(Exception):
+    """The import stopped before its queued writes ran."""
 
 
 class _Import:
@@ -383,12 +468,20 @@ class _Import:
         # Parties, titles and agreements are buffered with the grants: nothing reads
         # them back before the projector's next flush (`_scope` flushes first).
         work.projector.bulk = True
+        self.background = _Background(threaded=is_sqlite(self.conn))
+        work.journal.defer = work.projector.defer = self.background.submit
+        self.finished = False
 
     def feed(self, rows: Iterable[GrantRow], progress: Progress | None) -> ImportSummary:
-        stream = rows.rows(self.errors) if isinstance(rows, RowFile) else iter(rows)
-        while chunk := list(islice(stream, CHUNK)):
-            parsed = self._parse(chunk)
-            self._look_up(parsed)
+        unreadable: list[tuple[int, str]] = []
+        stream = rows.rows(unreadable) if isinstance(rows, RowFile) else iter(rows)
+        upcoming = self._read(stream, unreadable)
+        while upcoming is not None:
+            chunk, parsed, errors, found = upcoming
+            # The next chunk is read, parsed and looked up while this one is checked.
+            upcoming = self._read(stream, unreadable)
+            self.errors.extend(errors)
+            self._learn(found.result())
             # What the rows name first, then their grants: the grant rows of a chunk are
             # written together rather than between parties, titles and agreements.
             ready = [item for item in parsed if self._create_missing(*item)]
@@ -400,6 +493,9 @@ class _Import:
         if self.errors:
             raise RowErrors(self.source, self.errors)
         self.work.projector.flush()
+        self.work.journal.flush()
+        self.background.drain()
+        self.finished = True
         result = CheckResult(tuple(self.conflicts))
         if not result.clear:
             raise ImportRefused(result, self.source)
@@ -409,19 +505,39 @@ class _Import:
             raise _DryRun(self.summary)
         return self.summary
 
-    def _parse(self, chunk: list[GrantRow]) -> list[tuple[GrantRow, GrantSpec, str]]:
+    def stop(self) -> None:
+        """End the background writer; the connection is this thread's again."""
+        if self.finished:
+            self.background.stop()
+        else:
+            self.background.abandon()
+        self.work.journal.defer = self.work.projector.defer = None
+
+    def _read(
+        self, stream: Iterator[GrantRow], unreadable: list[tuple[int, str]]
+    ) -> tuple[list[GrantRow], list[Parsed], list[tuple[int, str]], Future[Found]] | None:
+        """The next chunk: its rows, those parsed, its errors (in the order a file is
+        read), and what the ledger has of the parties, titles and agreements it names."""
+        chunk = list(islice(stream, CHUNK))
+        if not chunk:
+            return None
+        errors = unreadable[:]
+        unreadable.clear()
         parsed = []
         for row in chunk:
             try:
                 spec, status = spec_from_row(row)
             except BadInput as exc:
-                self.errors.append((row.row, str(exc)))
+                errors.append((row.row, str(exc)))
                 continue
             parsed.append((row, spec, status))
-        return parsed
+        wanted = self._unseen(parsed)
+        # Only names this import has not met: what the ledger had before it, whatever
+        # the import has written since, so the query may wait its turn behind the writes.
+        return chunk, parsed, errors, self.background.ask(partial(_look_up, self.conn, wanted))
 
-    def _look_up(self, parsed: list[tuple[GrantRow, GrantSpec, str]]) -> None:
-        """Which of the parties, titles and agreements a chunk names the ledger has."""
+    def _unseen(self, parsed: list[Parsed]) -> dict[str, set[str]]:
+        """The parties, titles and agreements the rows name that no earlier chunk named."""
         wanted: dict[str, set[str]] = {"party": set(), "title": set(), "agreement": set()}
         if self.owner:
             wanted["party"].add(self.owner)
@@ -432,15 +548,16 @@ class _Import:
         for kind, names in wanted.items():
             names -= {name for name in names if (kind, name) in self.looked_up}
             self.looked_up.update((kind, name) for name in names)
-        self.parties |= _existing(self.conn, P.c.id, wanted["party"])
-        self.titles |= _existing(self.conn, T.c.id, wanted["title"])
-        ordered = sorted(wanted["agreement"])
-        for start in range(0, len(ordered), 500):
-            query = select(A.c.ref, A.c.status).where(A.c.ref.in_(ordered[start : start + 500]))
-            for ref, status in self.conn.execute(query):
-                self.agreements.add(ref)
-                if status == "terminated":
-                    self.terminated.add(ref)
+        return wanted
+
+    def _learn(self, found: Found) -> None:
+        parties, titles, agreements = found
+        self.parties |= parties
+        self.titles |= titles
+        for ref, status in agreements.items():
+            self.agreements.add(ref)
+            if status == "terminated":
+                self.terminated.add(ref)
 
     def _create_missing(self, row: GrantRow, spec: GrantSpec, status: str) -> bool:
         """Record the parties, title and agreement the row names but the ledger lacks;
@@ -504,6 +621,7 @@ class _Import:
             # Seen before (and let go) or already in the ledger: its grants, this file's
             # earlier rows among them, are read back from the database.
             self.work.projector.flush()
+            self.background.drain()
             scope = TitleScope.load(
                 self.conn, title, first_new=self.first_id, new_view=self._line_view
             )
@@ -587,10 +705,29 @@ def _row_body(grant_id: int, spec: GrantSpec) -> str:
         ',"languages":', _languages_json(spec.languages),
         ',"notice_on":null,"rights":', _rights_json(spec.rights),
         ',"start":', _bound_json(spec.start),
-        ',"territory":', _string(spec.territory.text),
+        ',"territory":', _string(territory_text(spec.territory)),
         ',"title":', _string(spec.title),
         "}",
     ))
+
+
+Parsed = tuple[GrantRow, GrantSpec, str]
+Found = tuple[set[str], set[str], dict[str, str]]
+
+
+def _look_up(conn: Connection, wanted: dict[str, set[str]]) -> Found:
+    """Which of the named parties and titles the ledger has, and the named agreements it
+    has with their status."""
+    agreements: dict[str, str] = {}
+    ordered = sorted(wanted["agreement"])
+    for start in range(0, len(ordered), 500):
+        query = select(A.c.ref, A.c.status).where(A.c.ref.in_(ordered[start : start + 500]))
+        agreements.update((ref, status) for ref, status in conn.execute(query))
+    return (
+        _existing(conn, P.c.id, wanted["party"]),
+        _existing(conn, T.c.id, wanted["title"]),
+        agreements,
+    )
 
 
 def _existing(conn: Connection, column: Any, values: set[str]) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -207,11 +208,17 @@ class Nearby:
 
     def around(self, proposed: GrantView) -> list[tuple[int, GrantView]]:
         # The proposal's reach as the engine draws it: its scope and its holdbacks.
-        boxes = (grant_box(proposed), *holdback_boxes(proposed))
-        rights = frozenset().union(*(box.rights for box in boxes))
-        countries = frozenset().union(*(box.countries for box in boxes))
-        first = min(box.first for box in boxes)
-        last = max(box.last for box in boxes)
+        if proposed.holdbacks and not proposed.is_reservation:
+            boxes = (grant_box(proposed), *holdback_boxes(proposed))
+            rights = frozenset().union(*(box.rights for box in boxes))
+            countries = frozenset().union(*(box.countries for box in boxes))
+            first = min(box.first for box in boxes)
+            last = max(box.last for box in boxes)
+        else:
+            # No holdback boxes (a reservation carries none): the reach is `grant_box`.
+            rights, countries = proposed.rights, proposed.countries
+            first = date.min if proposed.start is None else proposed.start
+            last = date.max if proposed.end is None else proposed.end
         found = list(self._with_holdbacks)
         for held, group in self._by_rights.items():
             if held.isdisjoint(rights):
@@ -224,7 +231,8 @@ class Nearby:
                 if view.end is not None and view.end < first:
                     continue
                 found.append((position, view))
-        found.sort(key=_position)
+        if len(found) > 1:
+            found.sort(key=_position)
         return found
 
 
