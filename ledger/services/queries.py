@@ -499,7 +499,7 @@ def grant_records(
             "rights": row.rights.split(";"),
             "territory": row.territory,
             "start": _iso(row.first_day) or row.start,
-            "end": _granted_end(row.end, row.first_day, row.last_day, row.terminated_on),
+            "end": granted_end(row.end, row.first_day, row.last_day, row.terminated_on),
             "exclusivity": row.exclusivity,
             "status": row.status,
             "terminated_on": _iso(row.terminated_on),
@@ -513,7 +513,7 @@ def grant_records(
         }
 
 
-def _granted_end(
+def granted_end(
     written: str | None, first: date | None, last: date | None, terminated_on: date | None
 ) -> str | None:
     """The window's end as granted, as a date where it is known (a term is resolved from

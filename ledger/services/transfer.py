@@ -54,6 +54,7 @@ from ledger.persistence.projection import territory_text
 from ledger.persistence.schema import Agreement, Party, RightsGrant, Title
 from ledger.services.checks import CheckResult, ReportedConflict, explain
 from ledger.services.ledger import Ledger, next_grant_id
+from ledger.services.queries import granted_end
 from ledger.services.unit_of_work import Work
 from ledger.services.views import (
     TitleScope,
@@ -172,13 +173,38 @@ class _RowMaker:
         for column, position in self.extras:
             if position < width and (cell := record[position].strip()):
                 extras[column] = cell
-        (agreement, title, grantor, grantee, rights, territory, start, end, exclusivity,
-         language, status, title_name, grantor_name, grantee_name) = values
+        (
+            agreement,
+            title,
+            grantor,
+            grantee,
+            rights,
+            territory,
+            start,
+            end,
+            exclusivity,
+            language,
+            status,
+            title_name,
+            grantor_name,
+            grantee_name,
+        ) = values
         return GrantRow(
-            row=line, agreement=agreement, title=title, grantor=grantor, grantee=grantee,
-            rights=rights, territory=territory, start=start, end=end,
-            exclusivity=exclusivity, language=language, status=status,
-            title_name=title_name, grantor_name=grantor_name, grantee_name=grantee_name,
+            row=line,
+            agreement=agreement,
+            title=title,
+            grantor=grantor,
+            grantee=grantee,
+            rights=rights,
+            territory=territory,
+            start=start,
+            end=end,
+            exclusivity=exclusivity,
+            language=language,
+            status=status,
+            title_name=title_name,
+            grantor_name=grantor_name,
+            grantee_name=grantee_name,
             extras=extras,
         )
 
@@ -286,8 +312,11 @@ class ImportSummary:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "grants": self.grants, "parties_created": self.parties, "titles_created": self.titles,
-            "agreements_created": self.agreements, "dry_run": self.dry_run,
+            "grants": self.grants,
+            "parties_created": self.parties,
+            "titles_created": self.titles,
+            "agreements_created": self.agreements,
+            "dry_run": self.dry_run,
             "warnings": [w.as_json() for w in self.warnings],
         }
 
@@ -567,7 +596,8 @@ class _Import:
         for party in (spec.grantor, spec.grantee):
             if party not in self.parties:
                 work.record(
-                    "party.added", f"party:{party}",
+                    "party.added",
+                    f"party:{party}",
                     {"id": party, "name": names[party] or party, "country": None},
                 )
                 self.parties.add(party)
@@ -577,30 +607,45 @@ class _Import:
             if self.owner_from_grantor and self.owner is None:
                 title_owner = spec.grantor
             if title_owner is None:
-                self.errors.append((
-                    row.row,
-                    f"title {spec.title!r} is not in the ledger: give --owner PARTY to create it",
-                ))
+                self.errors.append(
+                    (
+                        row.row,
+                        f"title {spec.title!r} is not in the ledger: give --owner PARTY to create it",
+                    )
+                )
                 return False
             if title_owner not in self.parties:
                 self.errors.append((row.row, f"no party {title_owner!r} to own {spec.title!r}"))
                 return False
             work.record(
-                "title.added", f"title:{spec.title}",
-                {"id": spec.title, "name": row.title_name or spec.title, "original_name": None,
-                 "kind": "film", "year": None, "origin": None, "eidr": None, "parent": None,
-                 "owners": [{"party": title_owner, "territory": "WW", "share": None}]},
+                "title.added",
+                f"title:{spec.title}",
+                {
+                    "id": spec.title,
+                    "name": row.title_name or spec.title,
+                    "original_name": None,
+                    "kind": "film",
+                    "year": None,
+                    "origin": None,
+                    "eidr": None,
+                    "parent": None,
+                    "owners": [{"party": title_owner, "territory": "WW", "share": None}],
+                },
             )
             self.titles.add(spec.title)
             self.fresh[spec.title] = title_owner
             self.summary.titles.append(spec.title)
         if spec.agreement not in self.agreements:
             work.record(
-                "agreement.added", f"agreement:{spec.agreement}",
-                {"ref": spec.agreement,
-                 "parties": list(dict.fromkeys((spec.grantor, spec.grantee))),
-                 "status": status, "signed_on": None,
-                 "note": f"created by import of {self.source}"},
+                "agreement.added",
+                f"agreement:{spec.agreement}",
+                {
+                    "ref": spec.agreement,
+                    "parties": list(dict.fromkeys((spec.grantor, spec.grantee))),
+                    "status": status,
+                    "signed_on": None,
+                    "note": f"created by import of {self.source}",
+                },
             )
             self.agreements.add(spec.agreement)
             self.summary.agreements.append(spec.agreement)
@@ -633,7 +678,8 @@ class _Import:
     def _line_view(self, row: Any, index: int) -> GrantView:
         """A grant this import wrote, back as the row it was checked as."""
         return replace(
-            view_of_row(row), id=f"row {self.lines[index]}",
+            view_of_row(row),
+            id=f"row {self.lines[index]}",
             status=STATUSES[self.statuses[index]],  # type: ignore[arg-type]
             recorded_seq=10**12 + index,
         )
@@ -694,21 +740,35 @@ def _row_body(grant_id: int, spec: GrantSpec) -> str:
     """The canonical JSON of a file row's grant.added payload (no holdbacks, no notice
     date): its keys in sorted order, each value as `canonical_json` writes it."""
     refs = spec.external_refs
-    return "".join((
-        '{"agreement":', _string(spec.agreement),
-        ',"end":', _bound_json(spec.end),
-        ',"exclusivity":', _string(spec.exclusivity),
-        ',"external_refs":', canonical_json(refs) if refs else "{}",
-        ',"grantee":', _string(spec.grantee),
-        ',"grantor":', _string(spec.grantor),
-        ',"holdbacks":[],"id":', str(grant_id),
-        ',"languages":', _languages_json(spec.languages),
-        ',"notice_on":null,"rights":', _rights_json(spec.rights),
-        ',"start":', _bound_json(spec.start),
-        ',"territory":', _string(territory_text(spec.territory)),
-        ',"title":', _string(spec.title),
-        "}",
-    ))
+    return "".join(
+        (
+            '{"agreement":',
+            _string(spec.agreement),
+            ',"end":',
+            _bound_json(spec.end),
+            ',"exclusivity":',
+            _string(spec.exclusivity),
+            ',"external_refs":',
+            canonical_json(refs) if refs else "{}",
+            ',"grantee":',
+            _string(spec.grantee),
+            ',"grantor":',
+            _string(spec.grantor),
+            ',"holdbacks":[],"id":',
+            str(grant_id),
+            ',"languages":',
+            _languages_json(spec.languages),
+            ',"notice_on":null,"rights":',
+            _rights_json(spec.rights),
+            ',"start":',
+            _bound_json(spec.start),
+            ',"territory":',
+            _string(territory_text(spec.territory)),
+            ',"title":',
+            _string(spec.title),
+            "}",
+        )
+    )
 
 
 Parsed = tuple[GrantRow, GrantSpec, str]
@@ -747,18 +807,28 @@ def export_rows(conn: Connection) -> Iterator[GrantRow]:
     for row in conn.execution_options(yield_per=2000).execute(query):
         refs = json.loads(row.external_refs) if row.external_refs else {}
         yield GrantRow(
-            row=row.id, agreement=row.agreement_ref, title=row.title_id, grantor=row.grantor_id,
-            grantee=row.grantee_id, rights=row.rights, territory=row.territory, start=row.start,
-            end=_end_text(row.end, row.terminated_on), exclusivity=row.exclusivity,
-            language=row.languages or "", status=row.standing,
+            row=row.id,
+            agreement=row.agreement_ref,
+            title=row.title_id,
+            grantor=row.grantor_id,
+            grantee=row.grantee_id,
+            rights=row.rights,
+            territory=row.territory,
+            start=row.start,
+            end=_end_text(row),
+            exclusivity=row.exclusivity,
+            language=row.languages or "",
+            status=row.standing,
             title_name=title_names.get(row.title_id, ""),
             grantor_name=names.get(row.grantor_id, ""),
-            grantee_name=names.get(row.grantee_id, ""), extras=refs,
+            grantee_name=names.get(row.grantee_id, ""),
+            extras=refs,
         )
 
 
-def _end_text(end: str | None, terminated_on: Any) -> str:
-    """An exported grant ends on its termination day when it was cut short."""
-    if terminated_on is not None:
-        return str(terminated_on.isoformat())
-    return end or ""
+def _end_text(row: Any) -> str:
+    """An exported grant ends on its last day in force: its termination day when it was
+    cut short, a term's resolved end date, an event-relative end as written while TBD."""
+    if row.terminated_on is not None:
+        return str(row.terminated_on.isoformat())
+    return granted_end(row.end, row.first_day, row.last_day, None) or ""
