@@ -610,7 +610,8 @@ class _Import:
                 self.errors.append(
                     (
                         row.row,
-                        f"title {spec.title!r} is not in the ledger: give --owner PARTY to create it",
+                        f"title {spec.title!r} is not in the ledger: "
+                        "give --owner PARTY to create it",
                     )
                 )
                 return False
