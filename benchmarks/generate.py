@@ -33,8 +33,17 @@ from pathlib import Path
 from ledger.domain.territories import parse_territory
 
 COLUMNS = (
-    "agreement", "title", "grantor", "grantee", "rights", "territory", "start", "end",
-    "exclusivity", "language", "status",
+    "agreement",
+    "title",
+    "grantor",
+    "grantee",
+    "rights",
+    "territory",
+    "start",
+    "end",
+    "exclusivity",
+    "language",
+    "status",
 )
 FIRST_YEAR = 2010
 YEARS = 20
@@ -69,16 +78,72 @@ PARTITIONS: tuple[tuple[str, ...], ...] = (
     ("WW -CN -KR -JP",),
 )
 SINGLES = (
-    "FR", "DE", "IT", "ES", "BR", "MX", "IN", "AU", "JP", "KR", "CN", "TH", "VN", "TR",
-    "PL", "SE", "NL", "AR", "ZA", "EG", "SA", "AE", "ID", "PH", "MY", "SG", "TW", "HK",
+    "FR",
+    "DE",
+    "IT",
+    "ES",
+    "BR",
+    "MX",
+    "IN",
+    "AU",
+    "JP",
+    "KR",
+    "CN",
+    "TH",
+    "VN",
+    "TR",
+    "PL",
+    "SE",
+    "NL",
+    "AR",
+    "ZA",
+    "EG",
+    "SA",
+    "AE",
+    "ID",
+    "PH",
+    "MY",
+    "SG",
+    "TW",
+    "HK",
 )
 LANGUAGES = {"CN": "zh", "KR": "ko", "JP": "ja", "FR": "fr", "DE": "de", "ES": "es"}
 KINDS = ("pictures", "media", "entertainment", "films", "tv", "streaming", "distribution")
 PLACES = (
-    "alibaba", "iqiyi", "tencent", "youku", "cj", "lotte", "toho", "kadokawa", "gaumont",
-    "pathe", "constantin", "leonine", "medusa", "filmax", "globo", "televisa", "zee",
-    "roadshow", "sky", "canal", "rai", "mediaset", "atresmedia", "viaplay", "nordisk",
-    "paramount", "lionsgate", "a24", "neon", "mubi", "bbc", "itv", "star", "hotstar",
+    "alibaba",
+    "iqiyi",
+    "tencent",
+    "youku",
+    "cj",
+    "lotte",
+    "toho",
+    "kadokawa",
+    "gaumont",
+    "pathe",
+    "constantin",
+    "leonine",
+    "medusa",
+    "filmax",
+    "globo",
+    "televisa",
+    "zee",
+    "roadshow",
+    "sky",
+    "canal",
+    "rai",
+    "mediaset",
+    "atresmedia",
+    "viaplay",
+    "nordisk",
+    "paramount",
+    "lionsgate",
+    "a24",
+    "neon",
+    "mubi",
+    "bbc",
+    "itv",
+    "star",
+    "hotstar",
 )
 
 
@@ -97,9 +162,17 @@ class Row:
 
     def cells(self, status: str) -> list[str]:
         return [
-            self.agreement, self.title, self.grantor, self.grantee, self.rights,
-            self.territory, self.start.isoformat(), self.end.isoformat() if self.end else "",
-            self.exclusivity, self.language, status,
+            self.agreement,
+            self.title,
+            self.grantor,
+            self.grantee,
+            self.rights,
+            self.territory,
+            self.start.isoformat(),
+            self.end.isoformat() if self.end else "",
+            self.exclusivity,
+            self.language,
+            status,
         ]
 
 
@@ -184,20 +257,45 @@ class Catalogue:
         return rows
 
     def piece_rows(
-        self, index: int, title: str, rights: str, sub_rights: tuple[str, ...], piece: str,
-        start: date, end: date | None,
+        self,
+        index: int,
+        title: str,
+        rights: str,
+        sub_rights: tuple[str, ...],
+        piece: str,
+        start: date,
+        end: date | None,
     ) -> Iterator[Row]:
         rng = self.rng
         roll = rng.random()
         if roll < 0.03:
-            yield Row(self.agreement(self.owner, self.owner, index), title, self.owner,
-                      self.owner, rights, piece, start, end, "exclusive")
+            yield Row(
+                self.agreement(self.owner, self.owner, index),
+                title,
+                self.owner,
+                self.owner,
+                rights,
+                piece,
+                start,
+                end,
+                "exclusive",
+            )
             return
         if roll < 0.21:
             for grantee in rng.sample(self.parties, rng.randint(1, 3)):
                 language = LANGUAGES.get(piece, "") if rng.random() < 0.3 else ""
-                yield Row(self.agreement(self.owner, grantee, index), title, self.owner,
-                          grantee, rights, piece, start, end, "non-exclusive", language)
+                yield Row(
+                    self.agreement(self.owner, grantee, index),
+                    title,
+                    self.owner,
+                    grantee,
+                    rights,
+                    piece,
+                    start,
+                    end,
+                    "non-exclusive",
+                    language,
+                )
             return
         exclusivity = "exclusive" if roll < 0.7 else "sole"
         holder = rng.choice(self.parties)
@@ -209,8 +307,15 @@ class Catalogue:
             )
 
     def sublicenses(
-        self, index: int, title: str, holder: str, sub_rights: tuple[str, ...], piece: str,
-        start: date, end: date | None, strength: str,
+        self,
+        index: int,
+        title: str,
+        holder: str,
+        sub_rights: tuple[str, ...],
+        piece: str,
+        start: date,
+        end: date | None,
+        strength: str,
     ) -> Iterator[Row]:
         """The holder licenses single countries of its piece down the chain."""
         rng = self.rng
@@ -220,8 +325,17 @@ class Catalogue:
         for country in rng.sample(inside, min(len(inside), rng.randint(1, 3))):
             grantee = rng.choice(self.partners(holder))
             exclusivity = strength if rng.random() < 0.5 else "non-exclusive"
-            yield Row(self.agreement(holder, grantee, index), title, holder, grantee,
-                      rng.choice(sub_rights), country, start, sub_end, exclusivity)
+            yield Row(
+                self.agreement(holder, grantee, index),
+                title,
+                holder,
+                grantee,
+                rng.choice(sub_rights),
+                country,
+                start,
+                sub_end,
+                exclusivity,
+            )
 
     def open_row(self, index: int, title: str) -> Row:
         rng = self.rng
@@ -230,8 +344,17 @@ class Catalogue:
         start = date(FIRST_YEAR + first // 12, first % 12 + 1, 1)
         end = start + timedelta(days=365 * rng.randint(1, 5))
         territory = rng.choice(("WW", rng.choice(SINGLES), rng.choice(PARTITIONS)[0]))
-        return Row(self.agreement(self.owner, grantee, index), title, self.owner, grantee,
-                   rng.choice(OPEN_LANES), territory, start, end, "non-exclusive")
+        return Row(
+            self.agreement(self.owner, grantee, index),
+            title,
+            self.owner,
+            grantee,
+            rng.choice(OPEN_LANES),
+            territory,
+            start,
+            end,
+            "non-exclusive",
+        )
 
     def rows(self, interleave: int = 1) -> Iterator[Row]:
         budgets = self.budgets()

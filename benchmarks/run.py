@@ -55,8 +55,12 @@ def run(args: list[str], env: dict[str, str] | None = None) -> Run:
     started = time.perf_counter()
     with open(os.devnull, "rb") as stdin:
         process = subprocess.Popen(
-            args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env={**os.environ, **(env or {})}, cwd=ROOT,
+            args,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **(env or {})},
+            cwd=ROOT,
         )
     # Read the pipes ourselves, then reap with wait4 to get the child's own rusage.
     out, err = process.stdout.read(), process.stderr.read()  # type: ignore[union-attr]
@@ -64,8 +68,12 @@ def run(args: list[str], env: dict[str, str] | None = None) -> Run:
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     return Run(
-        wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode,
-        out.decode(errors="replace"), err.decode(errors="replace"),
+        wall,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss / 1024,
+        process.returncode,
+        out.decode(errors="replace"),
+        err.decode(errors="replace"),
     )
 
 
@@ -95,11 +103,14 @@ def in_process(url: str, titles: int, samples: int) -> dict[str, Any]:
         year = rng.randint(2012, 2030)
         proposals.append(
             GrantSpec(
-                agreement="BENCH-DEAL", title=f"title-{rng.randrange(titles):06d}",
-                grantor=OWNER, grantee=f"bench-licensee-{n % 7}",
+                agreement="BENCH-DEAL",
+                title=f"title-{rng.randrange(titles):06d}",
+                grantor=OWNER,
+                grantee=f"bench-licensee-{n % 7}",
                 rights=parse_rights(rng.choice(["svod", "pay-tv", "est", "theatrical", "avod"])),
                 territory=parse_territory(rng.choice(["CN", "KR", "WW -CN", "FR", "EU"])),
-                start=date(year, 1, 1), end=date(year + rng.randint(0, 4), 12, 31),
+                start=date(year, 1, 1),
+                end=date(year + rng.randint(0, 4), 12, 31),
                 exclusivity=rng.choice(exclusivities),  # type: ignore[arg-type]
             )
         )
@@ -126,9 +137,12 @@ def in_process(url: str, titles: int, samples: int) -> dict[str, Any]:
     return {
         "check_p50_ms": 1000 * latencies[len(latencies) // 2],
         "check_p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        "check_blocked": blocked, "check_samples": len(latencies),
-        "holders_ms": 1000 * statistics.median(holders_times), "holders_rows": len(holdings),
-        "expiries_ms": 1000 * statistics.median(expiry_times), "expiries_rows": len(expiries),
+        "check_blocked": blocked,
+        "check_samples": len(latencies),
+        "holders_ms": 1000 * statistics.median(holders_times),
+        "holders_rows": len(holdings),
+        "expiries_ms": 1000 * statistics.median(expiry_times),
+        "expiries_rows": len(expiries),
     }
 
 
@@ -162,9 +176,24 @@ def measure(size: int, workdir: Path, samples: int, repeats: int) -> dict[str, A
     floor, _ = best_of([PYTHON, "-c", "import sqlalchemy.orm"], repeats)
     title = f"title-{titles // 2:06d}"
     check_args = [
-        *base, "check", "--title", title, "--grantor", OWNER, "--grantee", "bench-licensee",
-        "--rights", "svod", "--territory", "CN", "--start", "2027-01-01", "--term", "2y",
-        "--exclusivity", "exclusive",
+        *base,
+        "check",
+        "--title",
+        title,
+        "--grantor",
+        OWNER,
+        "--grantee",
+        "bench-licensee",
+        "--rights",
+        "svod",
+        "--territory",
+        "CN",
+        "--start",
+        "2027-01-01",
+        "--term",
+        "2y",
+        "--exclusivity",
+        "exclusive",
     ]
     check_wall, check_run = best_of(check_args, repeats)
     holders_wall, holders_run = best_of(
@@ -176,14 +205,24 @@ def measure(size: int, workdir: Path, samples: int, repeats: int) -> dict[str, A
         repeats,
     )
     return {
-        "grants": size, "titles": titles, "db_mib": database.stat().st_size / MIB,
-        "import_s": imported.wall, "import_cpu_s": imported.cpu,
-        "import_rate": size / imported.wall, "import_cpu_rate": size / imported.cpu,
-        "import_rss": imported.rss_mib, **inner, "probe_rss": probe.rss_mib,
-        "floor_s": floor, "check_cli_s": check_wall, "check_cli_rss": check_run.rss_mib,
+        "grants": size,
+        "titles": titles,
+        "db_mib": database.stat().st_size / MIB,
+        "import_s": imported.wall,
+        "import_cpu_s": imported.cpu,
+        "import_rate": size / imported.wall,
+        "import_cpu_rate": size / imported.cpu,
+        "import_rss": imported.rss_mib,
+        **inner,
+        "probe_rss": probe.rss_mib,
+        "floor_s": floor,
+        "check_cli_s": check_wall,
+        "check_cli_rss": check_run.rss_mib,
         "check_cli_ratio": check_wall / floor,
-        "holders_cli_s": holders_wall, "holders_cli_rss": holders_run.rss_mib,
-        "expiries_cli_s": expiries_wall, "expiries_cli_rss": expiries_run.rss_mib,
+        "holders_cli_s": holders_wall,
+        "holders_cli_rss": holders_run.rss_mib,
+        "expiries_cli_s": expiries_wall,
+        "expiries_cli_rss": expiries_run.rss_mib,
     }
 
 
@@ -250,8 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         results.append(measure(size, args.workdir, args.samples, args.repeats))
         if args.json:
             args.json.write_text(json.dumps(results, indent=2))
-    print(f"rights-ledger benchmarks, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"rights-ledger benchmarks, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     print(table(results))
     return 0
 

@@ -49,8 +49,7 @@ def read_csv(path: Path) -> list[GrantRow]:
             return _read_stream(stream, name)
     except UnicodeDecodeError as error:
         raise BadInput(
-            f"{name}: not UTF-8 text (bad byte at offset {error.start}); "
-            "save the file as CSV UTF-8"
+            f"{name}: not UTF-8 text (bad byte at offset {error.start}); save the file as CSV UTF-8"
         ) from None
     except OSError as error:
         raise BadInput(f"{name}: cannot read file ({error.strerror})") from None
@@ -152,9 +151,7 @@ def _make_row(
     )
 
 
-def write_csv(
-    rows: Iterable[GrantRow], stream: TextIO, extra_columns: Sequence[str] = ()
-) -> int:
+def write_csv(rows: Iterable[GrantRow], stream: TextIO, extra_columns: Sequence[str] = ()) -> int:
     """Write the header and one line per row; return how many rows were written.
 
     Rows are written as they come, so an export of a million grants never holds them

@@ -92,8 +92,7 @@ from ledger.io.rows import GrantRow, RowErrors, slugify
 
 # A single right with an EMA LicenseType is written as EMA writes it (tvod as VOD).
 _EMA_TYPE_OF = {
-    node: license_type
-    for license_type, node in reversed(list(RIGHTS.ema_license_types.items()))
+    node: license_type for license_type, node in reversed(list(RIGHTS.ema_license_types.items()))
 }
 EMA_MARKER_COLUMNS = frozenset({"Territory", "LicenseType", "Start", "End"})
 WORLDWIDE_CODES = frozenset({"WORLDWIDE", "WW", "WORLD", "XW", "ZZ"})
@@ -202,8 +201,17 @@ WRITTEN_COLUMNS: tuple[tuple[str, str], ...] = (
     *((LEDGER_GROUP, column) for column in LEDGER_COLUMNS),
 )
 REQUIRED_WRITTEN = frozenset(
-    {"DisplayName", "Territory", "WorkType", "TitleInternalAlias", "LicenseType", "Start",
-     "End", "ContentID", "ALID"}
+    {
+        "DisplayName",
+        "Territory",
+        "WorkType",
+        "TitleInternalAlias",
+        "LicenseType",
+        "Start",
+        "End",
+        "ContentID",
+        "ALID",
+    }
 )
 # Extras that the reader derives itself, so writing them as columns would duplicate.
 _NOT_WRITTEN_EXTRAS = frozenset({"Sheet", "StartLagExact", "EndLagExact", "AllowedLanguagesRaw"})
@@ -310,7 +318,8 @@ def _read_sheet(
         if column:
             positions.setdefault(column, []).append(position)
     ledger_extras = [
-        (names[p], p) for p in range(len(names))
+        (names[p], p)
+        for p in range(len(names))
         if groups[p] == LEDGER_GROUP and names[p] and names[p] not in LEDGER_COLUMNS
     ]
     prefix = f"sheet '{label}': " if label else ""
@@ -566,9 +575,7 @@ def _parse_lag(text: str, column: str) -> _Lag:
     if not match or text.strip().upper().rstrip("T").endswith("P"):
         raise _RowProblem(f"'{column}Lag' is {text!r}, not an ISO 8601 duration like P30D")
     number = {k: int(v) for k, v in match.groupdict().items() if v and k not in ("sign", "s")}
-    seconds = (
-        number.get("h", 0) * 3600 + number.get("mi", 0) * 60 + float(match["s"] or 0)
-    )
+    seconds = number.get("h", 0) * 3600 + number.get("mi", 0) * 60 + float(match["s"] or 0)
     return _Lag(
         sign=-1 if match["sign"] == "-" else 1,
         years=number.get("y", 0),
@@ -600,9 +607,7 @@ def _lag_offset(text: str, is_start: bool, column: str, extras: dict[str, str]) 
     return f"{'-' if whole < 0 else '+'}{abs(whole)}d"
 
 
-def _shift_date(
-    day: date, text: str, is_start: bool, column: str, extras: dict[str, str]
-) -> date:
+def _shift_date(day: date, text: str, is_start: bool, column: str, extras: dict[str, str]) -> date:
     offset = _lag_offset(text, is_start, column, extras)
     n = int(offset[1:-1]) * (-1 if offset[0] == "-" else 1)
     unit = offset[-1]
@@ -702,8 +707,7 @@ def write_ema(
     sheet.append([group for group, _ in columns])
     sheet.append([name for _, name in columns])
     sheet.append(
-        [version]
-        + ["//REQ" if name in REQUIRED_WRITTEN else "//Opt" for _, name in columns[1:]]
+        [version] + ["//REQ" if name in REQUIRED_WRITTEN else "//Opt" for _, name in columns[1:]]
     )
     count = 0
     for count, grant in enumerate(rows, start=1):
@@ -801,7 +805,9 @@ def _items(words: list[str]) -> Iterator[tuple[bool, str]]:
         minus = word.startswith("-") and len(word) > 1
         bare = word[1:] if minus else word
         joins_name = (
-            current and not minus and not _CODE_LIKE.match(word)
+            current
+            and not minus
+            and not _CODE_LIKE.match(word)
             and not _CODE_LIKE.match(current[-1])
         )
         if joins_name:

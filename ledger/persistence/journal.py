@@ -158,9 +158,7 @@ class JournalWriter:
         self.prev_hash = digest
         # Tuples in column order, not `asdict` (it deep-copies): an import appends a
         # million of these.
-        self._rows.append(
-            (seq, recorded_at, actor, kind, subject, reason, body, prev_hash, digest)
-        )
+        self._rows.append((seq, recorded_at, actor, kind, subject, reason, body, prev_hash, digest))
         if len(self._rows) >= BATCH:
             self.flush()
         return entry
@@ -169,17 +167,27 @@ class JournalWriter:
         """`entry_hash` of the next entry, its canonical JSON written out by hand (keys in
         sorted order, strings through the encoder `json.dumps` itself uses); checked
         against `entry_hash` on the first entry of each writer."""
-        content = "".join((
-            '{"actor":', _string(self.actor),
-            ',"kind":', _string(kind),
-            ',"payload":', _string(body),
-            ',"prev_hash":', _string(self.prev_hash),
-            ',"reason":', "null" if reason is None else _string(reason),
-            ',"recorded_at":', _string(self.recorded_at),
-            ',"seq":', str(seq),
-            ',"subject":', _string(subject),
-            "}",
-        ))
+        content = "".join(
+            (
+                '{"actor":',
+                _string(self.actor),
+                ',"kind":',
+                _string(kind),
+                ',"payload":',
+                _string(body),
+                ',"prev_hash":',
+                _string(self.prev_hash),
+                ',"reason":',
+                "null" if reason is None else _string(reason),
+                ',"recorded_at":',
+                _string(self.recorded_at),
+                ',"seq":',
+                str(seq),
+                ',"subject":',
+                _string(subject),
+                "}",
+            )
+        )
         digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
         if not self._hash_checked:
             expected = entry_hash(
@@ -201,7 +209,15 @@ class JournalWriter:
 
 
 JOURNAL_COLUMNS = (
-    "seq", "recorded_at", "actor", "kind", "subject", "reason", "payload", "prev_hash", "hash"
+    "seq",
+    "recorded_at",
+    "actor",
+    "kind",
+    "subject",
+    "reason",
+    "payload",
+    "prev_hash",
+    "hash",
 )
 
 # The string encoder `json.dumps(..., ensure_ascii=False)` uses (the C one when built).

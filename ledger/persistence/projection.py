@@ -119,8 +119,15 @@ class Projector:
         would). The very rows `apply` would write for that entry."""
         self._grants.append(
             self._grant_row(
-                grant_id, spec, _bound_text(spec.start), _bound_text(spec.end),
-                _languages_text(spec.languages), first, last, None, seq,
+                grant_id,
+                spec,
+                _bound_text(spec.start),
+                _bound_text(spec.end),
+                _languages_text(spec.languages),
+                first,
+                last,
+                None,
+                seq,
             )
         )
         self._terms.extend(_territory_rows(grant_id, spec))
@@ -175,10 +182,18 @@ class Projector:
     def _title_added(self, entry: Entry, data: dict[str, Any]) -> None:
         owners = data.get("owners", [])
         if self.bulk and all(owner.get("share") is None for owner in owners):
-            self._added[T].append((
-                data["id"], data["name"], data.get("original_name"), data["kind"],
-                data.get("year"), data.get("origin"), data.get("eidr"), data.get("parent"),
-            ))
+            self._added[T].append(
+                (
+                    data["id"],
+                    data["name"],
+                    data.get("original_name"),
+                    data["kind"],
+                    data.get("year"),
+                    data.get("origin"),
+                    data.get("eidr"),
+                    data.get("parent"),
+                )
+            )
             # A new title has no owners yet: they take positions 1, 2, ... as
             # `_ownership_added` would number them one after the other.
             self._added[O].extend(
@@ -246,10 +261,15 @@ class Projector:
 
     def _agreement_added(self, _entry: Entry, data: dict[str, Any]) -> None:
         if self.bulk:
-            self._added[A].append((
-                data["ref"], data["status"], data["status"],
-                self._day_value(_day(data.get("signed_on"))), data.get("note"),
-            ))
+            self._added[A].append(
+                (
+                    data["ref"],
+                    data["status"],
+                    data["status"],
+                    self._day_value(_day(data.get("signed_on"))),
+                    data.get("note"),
+                )
+            )
             self._added[AP].extend((data["ref"], p) for p in data["parties"])
             return
         self.conn.execute(
@@ -295,9 +315,15 @@ class Projector:
         languages = data["languages"]
         self._grants.append(
             self._grant_row(
-                grant_id, spec, data["start"], data["end"],
-                ";".join(languages) if isinstance(languages, list) else None, first, last,
-                entry.reason if data.get("conflicts_allowed") else None, entry.seq,
+                grant_id,
+                spec,
+                data["start"],
+                data["end"],
+                ";".join(languages) if isinstance(languages, list) else None,
+                first,
+                last,
+                entry.reason if data.get("conflicts_allowed") else None,
+                entry.seq,
             )
         )
         self._terms.extend(_territory_rows(grant_id, spec))
@@ -320,11 +346,24 @@ class Projector:
     ) -> tuple[Any, ...]:
         """A new rights_grant row, in `GRANT_COLUMNS` order (`_grant_columns` and the rest)."""
         return (
-            grant_id, spec.agreement, spec.title, spec.grantor, spec.grantee,
-            _rights_text(spec.rights), territory_text(spec.territory), languages, start, end,
-            spec.exclusivity, self._day_value(spec.notice_on), None, self._day_value(first),
-            self._day_value(last), reason,
-            _refs_text(spec.external_refs) if spec.external_refs else None, seq,
+            grant_id,
+            spec.agreement,
+            spec.title,
+            spec.grantor,
+            spec.grantee,
+            _rights_text(spec.rights),
+            territory_text(spec.territory),
+            languages,
+            start,
+            end,
+            spec.exclusivity,
+            self._day_value(spec.notice_on),
+            None,
+            self._day_value(first),
+            self._day_value(last),
+            reason,
+            _refs_text(spec.external_refs) if spec.external_refs else None,
+            seq,
         )
 
     def _grant_amended(self, _entry: Entry, data: dict[str, Any]) -> None:
@@ -496,9 +535,24 @@ def _languages_text(languages: frozenset[str] | None) -> str | None:
 
 
 GRANT_COLUMNS = (
-    "id", "agreement_ref", "title_id", "grantor_id", "grantee_id", "rights", "territory",
-    "languages", "start", "end", "exclusivity", "notice_on", "terminated_on", "first_day",
-    "last_day", "conflict_reason", "external_refs", "recorded_seq",
+    "id",
+    "agreement_ref",
+    "title_id",
+    "grantor_id",
+    "grantee_id",
+    "rights",
+    "territory",
+    "languages",
+    "start",
+    "end",
+    "exclusivity",
+    "notice_on",
+    "terminated_on",
+    "first_day",
+    "last_day",
+    "conflict_reason",
+    "external_refs",
+    "recorded_seq",
 )
 TERM_COLUMNS = ("grant_id", "code", "excluded")
 _COLUMNS: dict[Table, tuple[str, ...]] = {

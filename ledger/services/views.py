@@ -83,9 +83,19 @@ def parent_of(conn: Connection, title: str) -> str | None:
 
 
 GRANT_COLUMNS = (
-    G.c.id, G.c.agreement_ref, G.c.title_id, G.c.grantor_id, G.c.grantee_id, G.c.rights,
-    G.c.territory, G.c.languages, G.c.exclusivity, G.c.first_day, G.c.last_day,
-    G.c.recorded_seq, A.c.standing,
+    G.c.id,
+    G.c.agreement_ref,
+    G.c.title_id,
+    G.c.grantor_id,
+    G.c.grantee_id,
+    G.c.rights,
+    G.c.territory,
+    G.c.languages,
+    G.c.exclusivity,
+    G.c.first_day,
+    G.c.last_day,
+    G.c.recorded_seq,
+    A.c.standing,
 )
 
 

@@ -100,8 +100,11 @@ class Racers:
         self.round = 0
         self.procs = [
             subprocess.Popen(
-                [sys.executable, "-c", RACER, str(scratch), str(i)], cwd=ROOT,
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                [sys.executable, "-c", RACER, str(scratch), str(i)],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
             )
             for i in range(1, RACERS + 1)
         ]
@@ -125,10 +128,12 @@ class Racers:
     def race(self, db_url: str, commands: Sequence[Sequence[str]]) -> list[Outcome]:
         """Run command i in racer i, all starting together; each signs as signer-i."""
         assert len(commands) == RACERS
-        self._release([
-            ["--db", db_url, "--actor", f"signer-{i}", *command]
-            for i, command in enumerate(commands, start=1)
-        ])
+        self._release(
+            [
+                ["--db", db_url, "--actor", f"signer-{i}", *command]
+                for i, command in enumerate(commands, start=1)
+            ]
+        )
         outs = [self.scratch / f"out-{self.round}-{i}" for i in range(1, RACERS + 1)]
         self._wait_for(outs, 120)
         outcomes = []
@@ -170,10 +175,26 @@ def owner_and_licensees(ledger: Ledger, titles: Sequence[str]) -> None:
 def exclusive_svod_in_cn(racer: int, title: str) -> list[str]:
     """Racer i's deal: exclusive SVOD in CN on `title`; every window overlaps every other."""
     return [
-        "grant", "add", "--agreement", f"DEAL-{racer}", "--title", title,
-        "--grantor", "owner", "--grantee", f"licensee-{racer}", "--rights", "svod",
-        "--territory", "CN", "--start", f"2021-{racer:02d}-01", "--end", "2025-12-31",
-        "--exclusivity", "exclusive",
+        "grant",
+        "add",
+        "--agreement",
+        f"DEAL-{racer}",
+        "--title",
+        title,
+        "--grantor",
+        "owner",
+        "--grantee",
+        f"licensee-{racer}",
+        "--rights",
+        "svod",
+        "--territory",
+        "CN",
+        "--start",
+        f"2021-{racer:02d}-01",
+        "--end",
+        "2025-12-31",
+        "--exclusivity",
+        "exclusive",
     ]
 
 
@@ -183,7 +204,11 @@ def exclusive_svod_in_cn(racer: int, title: str) -> list[str]:
 def console(db_url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", CONSOLE, "--db", db_url, "--actor", "tester", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -296,8 +321,9 @@ def test_eight_processes_opening_a_new_sqlite_ledger_at_once_all_find_it_migrate
 ) -> None:
     """The first use of an SQLite file migrates it; racers take turns at that too."""
     url = f"sqlite:///{tmp_path / 'new' / 'ledger.db'}"
-    outcomes = racers.race(url, [["party", "add", f"party-{i}", "--name", f"Party {i}"]
-                                 for i in range(1, RACERS + 1)])
+    outcomes = racers.race(
+        url, [["party", "add", f"party-{i}", "--name", f"Party {i}"] for i in range(1, RACERS + 1)]
+    )
     no_tracebacks(outcomes)
     assert [(o.code, o.stderr) for o in outcomes] == [(0, "")] * RACERS
     assert verify(url).exit_code == 0
@@ -317,15 +343,20 @@ def test_on_postgresql_a_grant_on_another_title_does_not_wait_for_a_held_title_l
     owner_and_licensees(ledger, ["title-a", "title-b"])
     holder = create_engine(db_url)
     with holder.connect() as conn, conn.begin():
-        conn.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"),
-                     {"a": TITLE_LOCK, "b": title_lock_key("title-a")})
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:a, :b)"),
+            {"a": TITLE_LOCK, "b": title_lock_key("title-a")},
+        )
 
         other = console(db_url, *exclusive_svod_in_cn(1, "title-b"), timeout=30)
         assert other.returncode == 0, other.stderr
 
         waiting = subprocess.Popen(
             [sys.executable, "-c", CONSOLE, "--db", db_url, *exclusive_svod_in_cn(2, "title-a")],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         time.sleep(2.5)
         assert waiting.poll() is None, "a grant on the locked title did not wait"
@@ -342,8 +373,10 @@ def _hold_write_lock(conn: SAConnection, backend: str) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         conn.execute(text("BEGIN"))
-        conn.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"),
-                     {"a": TITLE_LOCK, "b": title_lock_key("title-a")})
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:a, :b)"),
+            {"a": TITLE_LOCK, "b": title_lock_key("title-a")},
+        )
 
 
 def test_a_writer_kept_waiting_past_the_lock_timeout_is_refused_with_nothing_written(
@@ -359,7 +392,11 @@ def test_a_writer_kept_waiting_past_the_lock_timeout_is_refused_with_nothing_wri
         started = time.monotonic()
         result = subprocess.run(
             [sys.executable, "-c", CONSOLE, "--db", db_url, *exclusive_svod_in_cn(1, "title-a")],
-            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
             env={**os.environ, **env},
         )
         waited = time.monotonic() - started
@@ -387,14 +424,16 @@ class _DriverFault(Exception):
 
 def _serialization_failure() -> OperationalError:
     return OperationalError(
-        "INSERT INTO journal ...", {},
+        "INSERT INTO journal ...",
+        {},
         _DriverFault("could not serialize access due to concurrent update", "40001"),
     )
 
 
 def _lost_connection() -> OperationalError:
     return OperationalError(
-        "INSERT INTO journal ...", {},
+        "INSERT INTO journal ...",
+        {},
         _DriverFault("server closed the connection unexpectedly", None),
         connection_invalidated=True,
     )
@@ -415,9 +454,7 @@ def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(unit_of_work, "_pause", lambda attempt: None)
 
 
-def _fail_journal_flush(
-    monkeypatch: pytest.MonkeyPatch, fault: Any, times: int
-) -> list[int]:
+def _fail_journal_flush(monkeypatch: pytest.MonkeyPatch, fault: Any, times: int) -> list[int]:
     """Make the journal's flush raise `fault()` the first `times` times; count the calls."""
     calls: list[int] = []
     real_flush = JournalWriter.flush
@@ -436,8 +473,11 @@ def _invoke(db_url: str, *args: str) -> Result:
     return CliRunner().invoke(cli, ["--db", db_url, "--actor", "tester", *args])
 
 
-@pytest.mark.parametrize("fault", [_serialization_failure, _lost_connection],
-                         ids=["serialization-failure", "lost-connection"])
+@pytest.mark.parametrize(
+    "fault",
+    [_serialization_failure, _lost_connection],
+    ids=["serialization-failure", "lost-connection"],
+)
 def test_a_grant_interrupted_by_a_transient_fault_before_commit_lands_exactly_once(
     ledger: Ledger, db_url: str, monkeypatch: pytest.MonkeyPatch, no_pause: None, fault: Any
 ) -> None:
@@ -499,7 +539,10 @@ def test_a_database_error_that_is_not_transient_is_one_line_and_writes_nothing(
 
 @pytest.mark.parametrize("committed", [True, False], ids=["commit-landed", "commit-lost"])
 def test_a_connection_lost_while_committing_is_resolved_from_the_journal_not_retried_blind(
-    ledger: Ledger, db_url: str, monkeypatch: pytest.MonkeyPatch, no_pause: None,
+    ledger: Ledger,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    no_pause: None,
     committed: bool,
 ) -> None:
     """If the commit went through before the connection dropped, the grant is not written
@@ -520,10 +563,29 @@ def test_a_connection_lost_while_committing_is_resolved_from_the_journal_not_ret
         real_commit(self)
 
     monkeypatch.setattr(SAConnection, "_commit_impl", flaky_commit)
-    result = _invoke(db_url, "grant", "add", "--agreement", "DEAL-1", "--title", "title-a",
-                     "--grantor", "owner", "--grantee", "licensee-1", "--rights", "svod",
-                     "--territory", "CN", "--start", "2021-01-01", "--end", "2021-12-31",
-                     "--exclusivity", "non-exclusive")
+    result = _invoke(
+        db_url,
+        "grant",
+        "add",
+        "--agreement",
+        "DEAL-1",
+        "--title",
+        "title-a",
+        "--grantor",
+        "owner",
+        "--grantee",
+        "licensee-1",
+        "--rights",
+        "svod",
+        "--territory",
+        "CN",
+        "--start",
+        "2021-01-01",
+        "--end",
+        "2021-12-31",
+        "--exclusivity",
+        "non-exclusive",
+    )
     monkeypatch.undo()
 
     assert result.exit_code == 0, result.stderr

@@ -38,22 +38,91 @@ def build_ledger(run: Run) -> None:
     """
     seed_real(run, status="mou")
     run("party", "add", "cj-enm", "--name", "CJ ENM", "--country", "KR")
-    run("title", "add", "miss-granny", "--name", "Miss Granny", "--year", "2014",
-        "--owner", "cj-enm:WW -CN:60", "--owner", "real-producer:CN:40")
-    run("title", "event", "real", "--kind", "theatrical", "--territory", "CN",
-        "--date", "2017-07-01")
+    run(
+        "title",
+        "add",
+        "miss-granny",
+        "--name",
+        "Miss Granny",
+        "--year",
+        "2014",
+        "--owner",
+        "cj-enm:WW -CN:60",
+        "--owner",
+        "real-producer:CN:40",
+    )
+    run(
+        "title",
+        "event",
+        "real",
+        "--kind",
+        "theatrical",
+        "--territory",
+        "CN",
+        "--date",
+        "2017-07-01",
+    )
     run("agreement", "sign", "ALI-REAL-2016", "--on", "2016-12-01")
     run("agreement", "add", "IQ-1", "--parties", "real-producer,iqiyi", "--status", "signed")
-    run("grant", "add", "--agreement", "IQ-1", "--title", "real", "--grantor", "real-producer",
-        "--grantee", "iqiyi", "--rights", "pay-tv", "--territory", "WW -CN -HK",
-        "--start", "2018-01-01", "--term", "5y", "--exclusivity", "exclusive",
-        "--holdback", "svod@JP@2019-06-30")
-    run("grant", "add", "--agreement", "IQ-1", "--title", "real", "--grantor", "real-producer",
-        "--grantee", "iqiyi", "--rights", "svod", "--territory", "CN", "--start", "2018-01-01",
-        "--end", "2018-12-31", "--exclusivity", "exclusive",
-        "--allow-conflicts", "--reason", "board approved the overlap")
-    run("grant", "amend", "G1", "--end", "2028-12-31", "--reason", "two-year extension",
-        "--allow-conflicts")
+    run(
+        "grant",
+        "add",
+        "--agreement",
+        "IQ-1",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "iqiyi",
+        "--rights",
+        "pay-tv",
+        "--territory",
+        "WW -CN -HK",
+        "--start",
+        "2018-01-01",
+        "--term",
+        "5y",
+        "--exclusivity",
+        "exclusive",
+        "--holdback",
+        "svod@JP@2019-06-30",
+    )
+    run(
+        "grant",
+        "add",
+        "--agreement",
+        "IQ-1",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "iqiyi",
+        "--rights",
+        "svod",
+        "--territory",
+        "CN",
+        "--start",
+        "2018-01-01",
+        "--end",
+        "2018-12-31",
+        "--exclusivity",
+        "exclusive",
+        "--allow-conflicts",
+        "--reason",
+        "board approved the overlap",
+    )
+    run(
+        "grant",
+        "amend",
+        "G1",
+        "--end",
+        "2028-12-31",
+        "--reason",
+        "two-year extension",
+        "--allow-conflicts",
+    )
     run("grant", "terminate", "G2", "--on", "2020-12-31", "--reason", "licensee insolvent")
 
 
@@ -89,15 +158,19 @@ def restore_triggers(engine: Engine) -> None:
     with engine.begin() as conn:
         for action in ("update", "delete"):
             if engine.dialect.name == "postgresql":
-                conn.execute(text(
-                    f"CREATE TRIGGER journal_no_{action} BEFORE {action.upper()} ON journal "
-                    "FOR EACH ROW EXECUTE FUNCTION journal_refuse_change()"
-                ))
+                conn.execute(
+                    text(
+                        f"CREATE TRIGGER journal_no_{action} BEFORE {action.upper()} ON journal "
+                        "FOR EACH ROW EXECUTE FUNCTION journal_refuse_change()"
+                    )
+                )
             else:
-                conn.execute(text(
-                    f"CREATE TRIGGER journal_no_{action} BEFORE {action.upper()} ON journal "
-                    "BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END"
-                ))
+                conn.execute(
+                    text(
+                        f"CREATE TRIGGER journal_no_{action} BEFORE {action.upper()} ON journal "
+                        "BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END"
+                    )
+                )
 
 
 def sql(engine: Engine, *statements: str, **params: Any) -> None:
@@ -135,8 +208,15 @@ def test_an_empty_ledger_verifies(run: Run) -> None:
 def test_the_ledger_builder_records_one_entry_per_change(built: Journal) -> None:
     kinds = [e["kind"] for e in built]
     assert kinds.count("grant.added") == 3
-    assert {"party.added", "title.added", "event.recorded", "agreement.added",
-            "agreement.signed", "grant.amended", "grant.terminated"} <= set(kinds)
+    assert {
+        "party.added",
+        "title.added",
+        "event.recorded",
+        "agreement.added",
+        "agreement.signed",
+        "grant.amended",
+        "grant.terminated",
+    } <= set(kinds)
     assert [e["seq"] for e in built] == list(range(1, len(built) + 1))
 
 
@@ -187,11 +267,17 @@ def test_verify_reports_a_disabled_or_defanged_guard(run: Run, raw: Engine, buil
         assert "journal_no_delete" in verify(run, expect=1)
         sql(raw, "ALTER TABLE journal ENABLE TRIGGER journal_no_delete")
         assert verify(run, expect=0).startswith("intact:")
-        sql(raw, "CREATE OR REPLACE FUNCTION journal_refuse_change() RETURNS trigger AS $$ "
-                 "BEGIN RETURN NEW; END; $$ LANGUAGE plpgsql")
+        sql(
+            raw,
+            "CREATE OR REPLACE FUNCTION journal_refuse_change() RETURNS trigger AS $$ "
+            "BEGIN RETURN NEW; END; $$ LANGUAGE plpgsql",
+        )
     else:
-        sql(raw, "DROP TRIGGER journal_no_update",
-            "CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal BEGIN SELECT 1; END")
+        sql(
+            raw,
+            "DROP TRIGGER journal_no_update",
+            "CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal BEGIN SELECT 1; END",
+        )
     assert "journal_no_update is missing, disabled or altered" in verify(run, expect=1)
 
 
@@ -199,41 +285,78 @@ def test_verify_reports_a_disabled_or_defanged_guard(run: Run, raw: Engine, buil
 
 # (name, SQL, the entry verify must name); `{last}` is the last entry's seq.
 JOURNAL_TAMPERING: list[tuple[str, list[str], str]] = [
-    ("edit a grant's payload",
-     ["UPDATE journal SET payload = replace(payload, '\"CN\"', '\"GREATER-CHINA\"') WHERE seq = 6"],
-     "journal entry 6"),
-    ("edit a reason",
-     ["UPDATE journal SET reason = 'approved by nobody' WHERE seq = 13"], "journal entry 13"),
-    ("edit an actor",
-     ["UPDATE journal SET actor = 'someone-else' WHERE seq = 3"], "journal entry 3"),
-    ("backdate an entry",
-     ["UPDATE journal SET recorded_at = '2016-01-01T00:00:00.000000Z' WHERE seq = 14"],
-     "journal entry 14"),
-    ("edit the kind",
-     ["UPDATE journal SET kind = 'grant.added' WHERE seq = {last}"], "journal entry {last}"),
-    ("edit the subject",
-     ["UPDATE journal SET subject = 'grant:G1' WHERE seq = {last}"], "journal entry {last}"),
-    ("edit the first entry",
-     ["UPDATE journal SET payload = '{{}}' WHERE seq = 1"], "journal entry 1"),
-    ("edit the last entry's payload",
-     ["UPDATE journal SET payload = replace(payload, '2020-12-31', '2025-12-31') "
-      "WHERE seq = {last}"],
-     "journal entry {last}"),
+    (
+        "edit a grant's payload",
+        [
+            "UPDATE journal SET payload = "
+            "replace(payload, '\"CN\"', '\"GREATER-CHINA\"') WHERE seq = 6"
+        ],
+        "journal entry 6",
+    ),
+    (
+        "edit a reason",
+        ["UPDATE journal SET reason = 'approved by nobody' WHERE seq = 13"],
+        "journal entry 13",
+    ),
+    (
+        "edit an actor",
+        ["UPDATE journal SET actor = 'someone-else' WHERE seq = 3"],
+        "journal entry 3",
+    ),
+    (
+        "backdate an entry",
+        ["UPDATE journal SET recorded_at = '2016-01-01T00:00:00.000000Z' WHERE seq = 14"],
+        "journal entry 14",
+    ),
+    (
+        "edit the kind",
+        ["UPDATE journal SET kind = 'grant.added' WHERE seq = {last}"],
+        "journal entry {last}",
+    ),
+    (
+        "edit the subject",
+        ["UPDATE journal SET subject = 'grant:G1' WHERE seq = {last}"],
+        "journal entry {last}",
+    ),
+    (
+        "edit the first entry",
+        ["UPDATE journal SET payload = '{{}}' WHERE seq = 1"],
+        "journal entry 1",
+    ),
+    (
+        "edit the last entry's payload",
+        [
+            "UPDATE journal SET payload = replace(payload, '2020-12-31', '2025-12-31') "
+            "WHERE seq = {last}"
+        ],
+        "journal entry {last}",
+    ),
     ("replace a hash", ["UPDATE journal SET hash = :fake WHERE seq = 9"], "journal entry 9"),
     ("delete a middle entry", ["DELETE FROM journal WHERE seq = 11"], "entry 11"),
     ("delete the first entry", ["DELETE FROM journal WHERE seq = 1"], "entry 1"),
-    ("delete a middle entry and close the gap",
-     ["DELETE FROM journal WHERE seq = 11", "UPDATE journal SET seq = seq - 1 WHERE seq > 11"],
-     "journal entry 11"),
-    ("swap two entries",
-     ["UPDATE journal SET seq = -1 WHERE seq = 12", "UPDATE journal SET seq = 12 WHERE seq = 13",
-      "UPDATE journal SET seq = 13 WHERE seq = -1"],
-     "journal entry 12"),
-    ("swap the last two entries",
-     ["UPDATE journal SET seq = -1 WHERE seq = {last}",
-      "UPDATE journal SET seq = {last} WHERE seq = {last} - 1",
-      "UPDATE journal SET seq = {last} - 1 WHERE seq = -1"],
-     "journal entry {penultimate}"),
+    (
+        "delete a middle entry and close the gap",
+        ["DELETE FROM journal WHERE seq = 11", "UPDATE journal SET seq = seq - 1 WHERE seq > 11"],
+        "journal entry 11",
+    ),
+    (
+        "swap two entries",
+        [
+            "UPDATE journal SET seq = -1 WHERE seq = 12",
+            "UPDATE journal SET seq = 12 WHERE seq = 13",
+            "UPDATE journal SET seq = 13 WHERE seq = -1",
+        ],
+        "journal entry 12",
+    ),
+    (
+        "swap the last two entries",
+        [
+            "UPDATE journal SET seq = -1 WHERE seq = {last}",
+            "UPDATE journal SET seq = {last} WHERE seq = {last} - 1",
+            "UPDATE journal SET seq = {last} - 1 WHERE seq = -1",
+        ],
+        "journal entry {penultimate}",
+    ),
 ]
 
 
@@ -268,11 +391,24 @@ def test_verify_catches_a_rewritten_last_entry_whose_hash_was_recomputed(
 ) -> None:
     last = built[-1]
     payload = json.dumps({"id": 2, "on": "2030-12-31"}, sort_keys=True, separators=(",", ":"))
-    forged = entry_hash(last["seq"], last["recorded_at"], last["actor"], last["kind"],
-                        last["subject"], last["reason"], payload, built[-2]["hash"])
+    forged = entry_hash(
+        last["seq"],
+        last["recorded_at"],
+        last["actor"],
+        last["kind"],
+        last["subject"],
+        last["reason"],
+        payload,
+        built[-2]["hash"],
+    )
     drop_triggers(raw)
-    sql(raw, "UPDATE journal SET payload = :payload, hash = :hash WHERE seq = :seq",
-        payload=payload, hash=forged, seq=last["seq"])
+    sql(
+        raw,
+        "UPDATE journal SET payload = :payload, hash = :hash WHERE seq = :seq",
+        payload=payload,
+        hash=forged,
+        seq=last["seq"],
+    )
     report = verify(run, expect=1)
     assert "rights_grant row id=2 differs from the journal (terminated_on" in report
 
@@ -317,11 +453,24 @@ def test_verify_catches_a_journal_rewritten_from_an_anchored_entry_on(
     for entry in built[-2:]:
         reason = "rewritten" if entry is built[-2] else entry["reason"]
         payload = canonical_json(entry["payload"])
-        digest = entry_hash(entry["seq"], entry["recorded_at"], entry["actor"], entry["kind"],
-                            entry["subject"], reason, payload, prev)
-        sql(raw, "UPDATE journal SET reason = :reason, prev_hash = :prev, hash = :hash "
-                 "WHERE seq = :seq",
-            reason=reason, prev=prev, hash=digest, seq=entry["seq"])
+        digest = entry_hash(
+            entry["seq"],
+            entry["recorded_at"],
+            entry["actor"],
+            entry["kind"],
+            entry["subject"],
+            reason,
+            payload,
+            prev,
+        )
+        sql(
+            raw,
+            "UPDATE journal SET reason = :reason, prev_hash = :prev, hash = :hash WHERE seq = :seq",
+            reason=reason,
+            prev=prev,
+            hash=digest,
+            seq=entry["seq"],
+        )
         prev = digest
     restore_triggers(raw)
     assert run("verify").stdout.startswith("intact:")
@@ -340,12 +489,20 @@ def test_verify_reports_a_forged_entry_that_cannot_be_replayed(
     last = built[-1]
     seq, stamp = last["seq"] + 1, last["recorded_at"]
     payload = '{"id":"x"}'
-    forged = entry_hash(seq, stamp, "mallory", "grant.vanished", "grant:G1", None, payload,
-                        last["hash"])
-    sql(raw, "INSERT INTO journal (seq, recorded_at, actor, kind, subject, reason, payload, "
-             "prev_hash, hash) VALUES (:seq, :stamp, 'mallory', 'grant.vanished', 'grant:G1', "
-             "NULL, :payload, :prev, :hash)",
-        seq=seq, stamp=stamp, payload=payload, prev=last["hash"], hash=forged)
+    forged = entry_hash(
+        seq, stamp, "mallory", "grant.vanished", "grant:G1", None, payload, last["hash"]
+    )
+    sql(
+        raw,
+        "INSERT INTO journal (seq, recorded_at, actor, kind, subject, reason, payload, "
+        "prev_hash, hash) VALUES (:seq, :stamp, 'mallory', 'grant.vanished', 'grant:G1', "
+        "NULL, :payload, :prev, :hash)",
+        seq=seq,
+        stamp=stamp,
+        payload=payload,
+        prev=last["hash"],
+        hash=forged,
+    )
     report = verify(run, expect=1)
     assert f"journal entry {seq}" in report
     assert "Traceback" not in report
@@ -354,51 +511,89 @@ def test_verify_reports_a_forged_entry_that_cannot_be_replayed(
 # -- tampering with the derived state ------------------------------------------------------
 
 STATE_TAMPERING: list[tuple[str, list[str], str]] = [
-    ("widen a grant's territory",
-     ["UPDATE rights_grant SET territory = 'GREATER-CHINA' WHERE id = 1"],
-     "rights_grant row id=1 differs from the journal (territory)"),
-    ("extend a grant's last day",
-     ["UPDATE rights_grant SET last_day = '2030-12-31' WHERE id = 1"],
-     "rights_grant row id=1 differs from the journal (last_day)"),
-    ("make a grant exclusive",
-     ["UPDATE rights_grant SET exclusivity = 'exclusive' WHERE id = 1"],
-     "rights_grant row id=1 differs from the journal (exclusivity)"),
-    ("forget a termination",
-     ["UPDATE rights_grant SET terminated_on = NULL WHERE id = 2"],
-     "rights_grant row id=2 differs from the journal (terminated_on"),
-    ("drop an allowed conflict's reason",
-     ["UPDATE rights_grant SET conflict_reason = NULL WHERE id = 3"],
-     "rights_grant row id=3 differs from the journal (conflict_reason)"),
-    ("delete a grant's territory row",
-     ["DELETE FROM grant_territory WHERE grant_id = 1"],
-     "grant_territory row grant_id=1, code=CN, excluded="),
-    ("add a territory to a grant",
-     ["INSERT INTO grant_territory (grant_id, code, excluded) VALUES (1, 'HK', :no)"],
-     "grant_territory row grant_id=1, code=HK"),
-    ("insert a fake grant",
-     ["INSERT INTO rights_grant (id, agreement_ref, title_id, grantor_id, grantee_id, rights, "
-      "territory, start, exclusivity, first_day, recorded_seq) VALUES (99, 'IQ-1', 'real', "
-      "'real-producer', 'iqiyi', 'svod', 'CN', '2030-01-01', 'exclusive', '2030-01-01', 6)"],
-     "rights_grant row id=99 is in the database but not in the journal"),
-    ("delete a holdback", ["DELETE FROM holdback WHERE grant_id = 2"],
-     "holdback row grant_id=2, position=1 is missing from the database"),
-    ("terminate an agreement behind the ledger's back",
-     ["UPDATE agreement SET status = 'terminated', terminated_on = '2019-01-01' "
-      "WHERE ref = 'IQ-1'"],
-     "agreement row ref=IQ-1 differs from the journal (status, terminated_on)"),
-    ("change an agreement's status",
-     ["UPDATE agreement SET status = 'draft' WHERE ref = 'ALI-REAL-2016'"],
-     "agreement row ref=ALI-REAL-2016 differs from the journal (status)"),
-    ("rename a party", ["UPDATE party SET name = 'Someone' WHERE id = 'iqiyi'"],
-     "party row id=iqiyi differs from the journal (name)"),
-    ("change an ownership share",
-     ["UPDATE ownership SET share = 90 WHERE title_id = 'miss-granny' AND position = 1"],
-     "ownership row title_id=miss-granny, position=1 differs from the journal (share)"),
-    ("move a release event", ["UPDATE release_event SET \"on\" = '2017-01-01'"],
-     "release_event row recorded_seq=9 differs from the journal (on)"),
-    ("remove a party from an agreement",
-     ["DELETE FROM agreement_party WHERE agreement_ref = 'IQ-1' AND party_id = 'iqiyi'"],
-     "agreement_party row agreement_ref=IQ-1, party_id=iqiyi is missing from the database"),
+    (
+        "widen a grant's territory",
+        ["UPDATE rights_grant SET territory = 'GREATER-CHINA' WHERE id = 1"],
+        "rights_grant row id=1 differs from the journal (territory)",
+    ),
+    (
+        "extend a grant's last day",
+        ["UPDATE rights_grant SET last_day = '2030-12-31' WHERE id = 1"],
+        "rights_grant row id=1 differs from the journal (last_day)",
+    ),
+    (
+        "make a grant exclusive",
+        ["UPDATE rights_grant SET exclusivity = 'exclusive' WHERE id = 1"],
+        "rights_grant row id=1 differs from the journal (exclusivity)",
+    ),
+    (
+        "forget a termination",
+        ["UPDATE rights_grant SET terminated_on = NULL WHERE id = 2"],
+        "rights_grant row id=2 differs from the journal (terminated_on",
+    ),
+    (
+        "drop an allowed conflict's reason",
+        ["UPDATE rights_grant SET conflict_reason = NULL WHERE id = 3"],
+        "rights_grant row id=3 differs from the journal (conflict_reason)",
+    ),
+    (
+        "delete a grant's territory row",
+        ["DELETE FROM grant_territory WHERE grant_id = 1"],
+        "grant_territory row grant_id=1, code=CN, excluded=",
+    ),
+    (
+        "add a territory to a grant",
+        ["INSERT INTO grant_territory (grant_id, code, excluded) VALUES (1, 'HK', :no)"],
+        "grant_territory row grant_id=1, code=HK",
+    ),
+    (
+        "insert a fake grant",
+        [
+            "INSERT INTO rights_grant (id, agreement_ref, title_id, grantor_id, grantee_id, "
+            "rights, territory, start, exclusivity, first_day, recorded_seq) "
+            "VALUES (99, 'IQ-1', 'real', "
+            "'real-producer', 'iqiyi', 'svod', 'CN', '2030-01-01', 'exclusive', '2030-01-01', 6)"
+        ],
+        "rights_grant row id=99 is in the database but not in the journal",
+    ),
+    (
+        "delete a holdback",
+        ["DELETE FROM holdback WHERE grant_id = 2"],
+        "holdback row grant_id=2, position=1 is missing from the database",
+    ),
+    (
+        "terminate an agreement behind the ledger's back",
+        [
+            "UPDATE agreement SET status = 'terminated', terminated_on = '2019-01-01' "
+            "WHERE ref = 'IQ-1'"
+        ],
+        "agreement row ref=IQ-1 differs from the journal (status, terminated_on)",
+    ),
+    (
+        "change an agreement's status",
+        ["UPDATE agreement SET status = 'draft' WHERE ref = 'ALI-REAL-2016'"],
+        "agreement row ref=ALI-REAL-2016 differs from the journal (status)",
+    ),
+    (
+        "rename a party",
+        ["UPDATE party SET name = 'Someone' WHERE id = 'iqiyi'"],
+        "party row id=iqiyi differs from the journal (name)",
+    ),
+    (
+        "change an ownership share",
+        ["UPDATE ownership SET share = 90 WHERE title_id = 'miss-granny' AND position = 1"],
+        "ownership row title_id=miss-granny, position=1 differs from the journal (share)",
+    ),
+    (
+        "move a release event",
+        ["UPDATE release_event SET \"on\" = '2017-01-01'"],
+        "release_event row recorded_seq=9 differs from the journal (on)",
+    ),
+    (
+        "remove a party from an agreement",
+        ["DELETE FROM agreement_party WHERE agreement_ref = 'IQ-1' AND party_id = 'iqiyi'"],
+        "agreement_party row agreement_ref=IQ-1, party_id=iqiyi is missing from the database",
+    ),
 ]
 
 
@@ -433,14 +628,16 @@ def test_the_journal_records_the_actor_from_the_option_and_from_the_environment(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = CliRunner()
-    result = runner.invoke(cli, ["--db", db_url, "--actor", "alice", "party", "add", "a",
-                                 "--name", "A"])
+    result = runner.invoke(
+        cli, ["--db", db_url, "--actor", "alice", "party", "add", "a", "--name", "A"]
+    )
     assert result.exit_code == 0, result.output
     monkeypatch.setenv("RIGHTS_LEDGER_ACTOR", "bob")
     result = runner.invoke(cli, ["--db", db_url, "party", "add", "b", "--name", "B"])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(cli, ["--db", db_url, "--actor", "carol", "party", "add", "c",
-                                 "--name", "C"])
+    result = runner.invoke(
+        cli, ["--db", db_url, "--actor", "carol", "party", "add", "c", "--name", "C"]
+    )
     assert result.exit_code == 0, result.output
     monkeypatch.delenv("RIGHTS_LEDGER_ACTOR")
     result = runner.invoke(cli, ["--db", db_url, "party", "add", "d", "--name", "D"])
@@ -481,8 +678,11 @@ def test_a_terminated_grant_keeps_its_id_and_its_history_shows_both_entries_olde
     assert entries[1]["reason"] == "licensee insolvent"
     assert entries[1]["payload"] == {"id": 2, "on": "2020-12-31"}
     shown = as_json(run("grant", "show", "G2", "--format", "json"))
-    assert (shown["grant"], shown["terminated_on"], shown["last_day"]) == \
-        ("G2", "2020-12-31", "2020-12-31")
+    assert (shown["grant"], shown["terminated_on"], shown["last_day"]) == (
+        "G2",
+        "2020-12-31",
+        "2020-12-31",
+    )
     table = run("history", "g2").stdout
     assert table.index("grant.added") < table.index("grant.terminated")
 
@@ -534,8 +734,9 @@ def before_amendment(run: Run, built: Journal) -> str:
 def test_grant_show_recorded_as_of_before_an_amendment_shows_the_old_window(
     run: Run, before_amendment: str
 ) -> None:
-    then = as_json(run("grant", "show", "G1", "--recorded-as-of", before_amendment,
-                       "--format", "json"))
+    then = as_json(
+        run("grant", "show", "G1", "--recorded-as-of", before_amendment, "--format", "json")
+    )
     now = as_json(run("grant", "show", "G1", "--format", "json"))
     assert (then["end"], then["last_day"]) == ("2026-12-31", "2026-12-31")
     assert (now["end"], now["last_day"]) == ("2028-12-31", "2028-12-31")
@@ -546,19 +747,34 @@ def test_grant_list_recorded_as_of_shows_only_what_was_recorded_then(
 ) -> None:
     then = as_json(run("grant", "list", "--recorded-as-of", before_amendment, "--format", "json"))
     assert [(g["grant"], g["last_day"], g["terminated_on"]) for g in then] == [
-        ("G1", "2026-12-31", None), ("G2", "2022-12-31", None), ("G3", "2018-12-31", None),
+        ("G1", "2026-12-31", None),
+        ("G2", "2022-12-31", None),
+        ("G3", "2018-12-31", None),
     ]
     first = as_json(run("history", "G1", "--format", "json"))[0]["recorded_at"]
-    assert [g["grant"] for g in as_json(
-        run("grant", "list", "--recorded-as-of", first, "--format", "json"))] == ["G1"]
+    assert [
+        g["grant"]
+        for g in as_json(run("grant", "list", "--recorded-as-of", first, "--format", "json"))
+    ] == ["G1"]
     assert as_json(run("grant", "list", "--recorded-as-of", "2000-01-01", "--format", "json")) == []
 
 
 def test_holders_recorded_as_of_before_an_amendment_misses_the_extension(
     run: Run, before_amendment: str
 ) -> None:
-    args = ("holders", "--territory", "CN", "--title", "real", "--rights", "svod",
-            "--on", "2027-06-01", "--format", "json")
+    args = (
+        "holders",
+        "--territory",
+        "CN",
+        "--title",
+        "real",
+        "--rights",
+        "svod",
+        "--on",
+        "2027-06-01",
+        "--format",
+        "json",
+    )
     assert [h["grant"] for h in as_json(run(*args))] == ["G1"]
     assert as_json(run(*args, "--recorded-as-of", before_amendment)) == []
 
@@ -575,9 +791,27 @@ def test_expiries_recorded_as_of_before_an_amendment_shows_the_old_end(
 def test_check_recorded_as_of_before_an_amendment_is_clear_where_it_now_blocks(
     run: Run, before_amendment: str
 ) -> None:
-    args = ("check", "--title", "real", "--grantor", "real-producer", "--grantee", "iqiyi",
-            "--rights", "svod", "--territory", "CN", "--start", "2027-06-01", "--end", "2027-12-31",
-            "--exclusivity", "exclusive", "--format", "json")
+    args = (
+        "check",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "iqiyi",
+        "--rights",
+        "svod",
+        "--territory",
+        "CN",
+        "--start",
+        "2027-06-01",
+        "--end",
+        "2027-12-31",
+        "--exclusivity",
+        "exclusive",
+        "--format",
+        "json",
+    )
     now = as_json(run(*args, expect=1))
     assert [c["grant"] for c in now["conflicts"]] == ["G1"]
     then = as_json(run(*args, "--recorded-as-of", before_amendment))
@@ -625,8 +859,10 @@ def test_a_journal_moved_from_sqlite_to_postgresql_verifies_and_exports_back_ide
     assert cli_on(pg, "import", str(backup)).stdout == f"imported {count} journal entries\n"
     assert cli_on(pg, "verify").stdout.startswith("intact:")
     assert cli_on(pg, "export", "--format", "journal").stdout == exported
-    assert cli_on(pg, "grant", "list", "--format", "json").stdout == \
-        cli_on(lite, "grant", "list", "--format", "json").stdout
+    assert (
+        cli_on(pg, "grant", "list", "--format", "json").stdout
+        == cli_on(lite, "grant", "list", "--format", "json").stdout
+    )
 
     # ... and back to a fresh SQLite file, through --output.
     again = tmp_path / "again.jsonl"
@@ -638,7 +874,10 @@ def test_a_journal_moved_from_sqlite_to_postgresql_verifies_and_exports_back_ide
 
 
 def test_a_journal_moves_between_two_ledgers_of_the_same_backend(
-    run: Run, built: Journal, backend: str, tmp_path: Path,
+    run: Run,
+    built: Journal,
+    backend: str,
+    tmp_path: Path,
     postgres: PostgresDatabases | None,
 ) -> None:
     exported = run("export", "--format", "journal").stdout
@@ -682,11 +921,19 @@ def test_a_journal_file_with_a_forged_but_chained_entry_is_refused_without_a_tra
     lines = run("export", "--format", "journal").stdout.splitlines()
     last = json.loads(lines[-1])
     seq = last["seq"] + 1
-    extra: dict[str, Any] = {"seq": seq, "recorded_at": last["recorded_at"], "actor": "mallory",
-                             "kind": "grant.vanished", "subject": "grant:G1", "reason": None,
-                             "payload": "{}", "prev_hash": last["hash"]}
-    extra["hash"] = entry_hash(seq, extra["recorded_at"], "mallory", "grant.vanished", "grant:G1",
-                               None, "{}", last["hash"])
+    extra: dict[str, Any] = {
+        "seq": seq,
+        "recorded_at": last["recorded_at"],
+        "actor": "mallory",
+        "kind": "grant.vanished",
+        "subject": "grant:G1",
+        "reason": None,
+        "payload": "{}",
+        "prev_hash": last["hash"],
+    }
+    extra["hash"] = entry_hash(
+        seq, extra["recorded_at"], "mallory", "grant.vanished", "grant:G1", None, "{}", last["hash"]
+    )
     forged = tmp_path / "forged.jsonl"
     forged.write_text("\n".join([*lines, json.dumps(extra)]) + "\n", encoding="utf-8")
     empty = f"sqlite:///{tmp_path / 'empty.db'}"
@@ -702,14 +949,14 @@ def test_a_malformed_journal_file_is_bad_input(run: Run, tmp_path: Path) -> None
     assert "line 1" in result.stderr
 
 
-def test_a_dry_run_journal_import_writes_nothing(
-    run: Run, built: Journal, tmp_path: Path
-) -> None:
+def test_a_dry_run_journal_import_writes_nothing(run: Run, built: Journal, tmp_path: Path) -> None:
     backup = tmp_path / "backup.jsonl"
     backup.write_text(run("export", "--format", "journal").stdout, encoding="utf-8")
     empty = f"sqlite:///{tmp_path / 'empty.db'}"
-    assert cli_on(empty, "import", str(backup), "--dry-run").stdout == \
-        f"would import {len(built)} journal entries\n"
+    assert (
+        cli_on(empty, "import", str(backup), "--dry-run").stdout
+        == f"would import {len(built)} journal entries\n"
+    )
     assert cli_on(empty, "history", "--format", "json").stdout.strip() == "[]"
 
 
@@ -723,10 +970,12 @@ def test_verify_of_a_postgresql_ledger_orders_text_keys_like_sqlite(
     name = f"rl_test_{postgres.run_id}_icu"
     try:
         with admin.connect() as conn:
-            conn.execute(text(
-                f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu "
-                "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
-            ))
+            conn.execute(
+                text(
+                    f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu '
+                    "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+                )
+            )
     except DBAPIError:
         pytest.skip("this PostgreSQL cannot create an ICU-collated database")
     postgres.created.append(name)

@@ -22,7 +22,9 @@ from ledger.persistence.schema import JournalEntry
 from tests.conftest import PG_ENV, PostgresDatabases, seed_real
 
 Run = Callable[..., Result]
-SKIP_REASON = f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1/postgres)"
+SKIP_REASON = (
+    f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1/postgres)"
+)
 
 # The statements of docs/team-ledger.md, with the role and database names filled in.
 READER_SQL = """
@@ -95,8 +97,10 @@ class Roles:
             conn.exec_driver_sql(
                 sql.format(**{kind: name, "database": self.database, "owner": owner})
             )
-        return make_url(self.url).set(username=name, password=None).render_as_string(
-            hide_password=False
+        return (
+            make_url(self.url)
+            .set(username=name, password=None)
+            .render_as_string(hide_password=False)
         )
 
     def reader(self) -> str:
@@ -111,9 +115,12 @@ class Roles:
         gc.collect()  # let engines the CLI left behind close their connections
         with self.admin.connect() as conn:
             for name in self.names:
-                conn.execute(text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :n"
-                ), {"n": name})
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :n"
+                    ),
+                    {"n": name},
+                )
                 conn.exec_driver_sql(f"DROP OWNED BY {name}")
                 conn.exec_driver_sql(f"DROP ROLE {name}")
         self.admin.dispose()
@@ -144,15 +151,20 @@ def test_a_read_only_role_can_ask_every_question(run_pg: Run, roles: Roles) -> N
     seed_real(run_pg, status="signed")
     reader = roles.reader()
 
-    holders = invoke(reader, "holders", "--territory", "CN", "--on", "2020-06-01",
-                     "--format", "json")
+    holders = invoke(
+        reader, "holders", "--territory", "CN", "--on", "2020-06-01", "--format", "json"
+    )
     assert holders.exit_code == 0, holders.stderr
     assert "alibaba-pictures" in holders.stdout
     listed = invoke(reader, "grant", "list", "--format", "json")
     assert listed.exit_code == 0, listed.stderr
     assert '"G1"' in listed.stdout
-    for question in (["verify"], ["history", "G1"], ["db", "current"],
-                     ["export", "--format", "journal"]):
+    for question in (
+        ["verify"],
+        ["history", "G1"],
+        ["db", "current"],
+        ["export", "--format", "journal"],
+    ):
         result = invoke(reader, *question)
         assert result.exit_code == 0, (question, result.stderr)
 
@@ -177,10 +189,28 @@ def test_a_read_only_role_is_refused_every_write_in_one_line_and_nothing_is_writ
         ["party", "add", "youku", "--name", "Youku", "--country", "CN"],
         ["title", "add", "veteran", "--name", "Veteran", "--owner", "real-producer:WW"],
         ["agreement", "add", "IQ-1", "--parties", "real-producer,iqiyi"],
-        ["grant", "add", "--agreement", "ALI-REAL-2016", "--title", "real",
-         "--grantor", "real-producer", "--grantee", "alibaba-pictures", "--rights", "svod",
-         "--territory", "KR", "--start", "2020-01-01", "--end", "2020-12-31",
-         "--exclusivity", "non-exclusive"],
+        [
+            "grant",
+            "add",
+            "--agreement",
+            "ALI-REAL-2016",
+            "--title",
+            "real",
+            "--grantor",
+            "real-producer",
+            "--grantee",
+            "alibaba-pictures",
+            "--rights",
+            "svod",
+            "--territory",
+            "KR",
+            "--start",
+            "2020-01-01",
+            "--end",
+            "2020-12-31",
+            "--exclusivity",
+            "non-exclusive",
+        ],
         ["grant", "terminate", "G1", "--on", "2020-01-01", "--reason", "test"],
         ["db", "upgrade"],
     ]
@@ -213,24 +243,46 @@ def test_a_writer_role_records_grants_but_cannot_touch_the_journal(
     seed_real(run_pg, status="signed")
     writer = roles.writer()
 
-    added = invoke(writer, "grant", "add", "--agreement", "ALI-REAL-2016", "--title", "real",
-                   "--grantor", "real-producer", "--grantee", "alibaba-pictures",
-                   "--rights", "svod", "--territory", "KR", "--start", "2020-01-01",
-                   "--end", "2020-12-31", "--exclusivity", "non-exclusive")
+    added = invoke(
+        writer,
+        "grant",
+        "add",
+        "--agreement",
+        "ALI-REAL-2016",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "alibaba-pictures",
+        "--rights",
+        "svod",
+        "--territory",
+        "KR",
+        "--start",
+        "2020-01-01",
+        "--end",
+        "2020-12-31",
+        "--exclusivity",
+        "non-exclusive",
+    )
     assert added.exit_code == 0, added.stderr
     assert added.stdout.strip() == "G2"
-    amended = invoke(writer, "grant", "terminate", "G2", "--on", "2020-06-30",
-                     "--reason", "ended early")
+    amended = invoke(
+        writer, "grant", "terminate", "G2", "--on", "2020-06-30", "--reason", "ended early"
+    )
     assert amended.exit_code == 0, amended.stderr
     assert invoke(writer, "verify").exit_code == 0
 
     engine = create_engine(writer)
     with engine.connect() as conn:
-        denied = conn.execute(text(
-            "SELECT has_table_privilege('journal', 'UPDATE'), "
-            "has_table_privilege('journal', 'DELETE'), "
-            "has_table_privilege('alembic_version', 'UPDATE')"
-        )).one()
+        denied = conn.execute(
+            text(
+                "SELECT has_table_privilege('journal', 'UPDATE'), "
+                "has_table_privilege('journal', 'DELETE'), "
+                "has_table_privilege('alembic_version', 'UPDATE')"
+            )
+        ).one()
     engine.dispose()
     assert tuple(denied) == (False, False, False)
 
@@ -260,10 +312,29 @@ def test_an_sqlite_ledger_opened_read_only_answers_questions_and_refuses_writes(
     assert '"G1"' in listed.stdout
     party = invoke(read_only, "party", "add", "youku", "--name", "Youku")
     assert one_line_refusal(party) == READ_ONLY
-    refused = invoke(read_only, "grant", "add", "--agreement", "ALI-REAL-2016", "--title", "real",
-                     "--grantor", "real-producer", "--grantee", "iqiyi", "--rights", "svod",
-                     "--territory", "KR", "--start", "2020-01-01", "--end", "2020-12-31",
-                     "--exclusivity", "non-exclusive")
+    refused = invoke(
+        read_only,
+        "grant",
+        "add",
+        "--agreement",
+        "ALI-REAL-2016",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "iqiyi",
+        "--rights",
+        "svod",
+        "--territory",
+        "KR",
+        "--start",
+        "2020-01-01",
+        "--end",
+        "2020-12-31",
+        "--exclusivity",
+        "non-exclusive",
+    )
     assert one_line_refusal(refused) == READ_ONLY
     assert journal_length(writable) == before
     # The URI is not taken for a path: no directory named after it appears.

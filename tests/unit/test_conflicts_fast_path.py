@@ -45,11 +45,19 @@ def _plain(grant: GrantView, grantor: str, draw: st.DrawFn) -> GrantView:
     exclusivity = draw(st.sampled_from(["non-exclusive", "non-exclusive", grant.exclusivity]))
     holdbacks = grant.holdbacks if draw(st.booleans()) else ()
     return GrantView(
-        id=grant.id, agreement=grant.agreement, status=grant.status, grantor=grantor,
-        grantee=grantee, rights=grant.rights, countries=grant.countries,
-        languages=grant.languages, start=grant.start, end=grant.end,
+        id=grant.id,
+        agreement=grant.agreement,
+        status=grant.status,
+        grantor=grantor,
+        grantee=grantee,
+        rights=grant.rights,
+        countries=grant.countries,
+        languages=grant.languages,
+        start=grant.start,
+        end=grant.end,
         exclusivity=exclusivity,  # type: ignore[arg-type]
-        holdbacks=holdbacks if grantor != grantee else (), recorded_seq=grant.recorded_seq,
+        holdbacks=holdbacks if grantor != grantee else (),
+        recorded_seq=grant.recorded_seq,
     )
 
 
@@ -119,9 +127,16 @@ def _view(
     id: str, grantor: str, grantee: str, exclusivity: str, start: date = date(2030, 1, 1)
 ) -> GrantView:
     return GrantView(
-        id=id, agreement=None, status="signed", grantor=grantor, grantee=grantee,
-        rights=frozenset({"r1"}), countries=frozenset({"AA", "BB"}), languages=None,
-        start=start, end=date(2031, 12, 31),
+        id=id,
+        agreement=None,
+        status="signed",
+        grantor=grantor,
+        grantee=grantee,
+        rights=frozenset({"r1"}),
+        countries=frozenset({"AA", "BB"}),
+        languages=None,
+        start=start,
+        end=date(2031, 12, 31),
         exclusivity=exclusivity,  # type: ignore[arg-type]
     )
 

@@ -29,9 +29,18 @@ def test_a_row_is_read_with_its_line_number_and_values_as_written(tmp_path: Path
     rows = read_csv(write(tmp_path, f"{HEADER}\n{GOOD_LINE}\n"))
     assert rows == [
         GrantRow(
-            row=2, agreement="ALI-REAL-2016", title="real", grantor="showbox",
-            grantee="alibaba-pictures", rights="svod;avod", territory="WW -CN",
-            start="2017-07-01", end="", exclusivity="sole", language="zh", status="mou",
+            row=2,
+            agreement="ALI-REAL-2016",
+            title="real",
+            grantor="showbox",
+            grantee="alibaba-pictures",
+            rights="svod;avod",
+            territory="WW -CN",
+            start="2017-07-01",
+            end="",
+            exclusivity="sole",
+            language="zh",
+            status="mou",
         )
     ]
 
@@ -43,7 +52,10 @@ def test_columns_are_found_by_name_in_any_order_and_case(tmp_path: Path) -> None
     )
     [row] = read_csv(write(tmp_path, text))
     assert (row.territory, row.exclusivity, row.start, row.end) == (
-        "CN", "exclusive", "theatrical+90d", "2027-06-30"
+        "CN",
+        "exclusive",
+        "theatrical+90d",
+        "2027-06-30",
     )
     assert row.language == "" and row.status == ""
 
@@ -116,20 +128,33 @@ def test_slugify_makes_ids_from_names() -> None:
     assert slugify("阿里巴巴影业") == "阿里巴巴影业"
 
 
-text_value = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp")),
-    min_size=1, max_size=12,
-).map(str.strip).filter(bool)
+text_value = (
+    st.text(
+        alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp")),
+        min_size=1,
+        max_size=12,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
 optional_value = st.one_of(st.just(""), text_value)
 
 
 @st.composite
 def grant_rows(draw: st.DrawFn) -> GrantRow:
     return GrantRow(
-        row=0, agreement=draw(text_value), title=draw(text_value), grantor=draw(text_value),
-        grantee=draw(text_value), rights=draw(text_value), territory=draw(text_value),
-        start=draw(text_value), end=draw(optional_value), exclusivity=draw(text_value),
-        language=draw(optional_value), status=draw(optional_value),
+        row=0,
+        agreement=draw(text_value),
+        title=draw(text_value),
+        grantor=draw(text_value),
+        grantee=draw(text_value),
+        rights=draw(text_value),
+        territory=draw(text_value),
+        start=draw(text_value),
+        end=draw(optional_value),
+        exclusivity=draw(text_value),
+        language=draw(optional_value),
+        status=draw(optional_value),
         extras=draw(st.dictionaries(st.sampled_from(["AvailID", "ContentID"]), text_value)),
     )
 
