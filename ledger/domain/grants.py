@@ -18,8 +18,7 @@ from ledger.domain.dates import (
     EventRef,
     Term,
     end_for_term,
-    parse_date,
-    parse_event_ref,
+    parse_date_or_event,
     parse_term,
 )
 from ledger.domain.rights import RIGHTS, parse_rights
@@ -58,15 +57,9 @@ def bound_text(bound: EndBound) -> str | None:
 
 def parse_bound(text: str) -> Bound:
     """A start or an `until`: a date or a release event with an offset."""
-    text = text.strip()
-    if not text:
+    if not text.strip():
         raise BadInput("a start or until date is required")
-    if text[0].isdigit():
-        return parse_date(text)
-    try:
-        return parse_date(text)
-    except BadInput:
-        return parse_event_ref(text)
+    return parse_date_or_event(text)
 
 
 def parse_end(text: str | None) -> EndBound:

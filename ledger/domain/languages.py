@@ -88,12 +88,3 @@ def parse_languages(text: str) -> frozenset[str]:
     if not items:
         raise BadInput("no languages given")
     return frozenset(_resolve(item) for item in items)
-
-
-def language_name(code: str) -> str:
-    """The English name for a code the parser produced ("Korean" for ko)."""
-    language = pycountry.languages.get(alpha_2=code) if len(code) == 2 else None
-    language = language or pycountry.languages.get(alpha_3=code)
-    if language is None:
-        raise BadInput(f"unknown language '{code}'")
-    return str(language.name)

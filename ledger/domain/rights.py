@@ -102,29 +102,9 @@ class RightsTree:
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise BadInput(f"unknown right '{name.strip()}'{hint}")
 
-    def resolve_ema_license_type(self, license_type: str) -> str:
-        """The node for an EMA Avails LicenseType (where VOD means TVOD)."""
-        node = self.ema_license_types.get(license_type.strip().upper())
-        if node is None:
-            known = ", ".join(self.ema_license_types)
-            raise BadInput(f"unknown EMA license type '{license_type}' (expected one of {known})")
-        return node
-
     def leaves_of(self, node: str) -> frozenset[str]:
         """The leaves under `node` (a leaf is its own only leaf); accepts aliases."""
         return self._leaves[self.resolve(node)]
-
-    def parent_of(self, node: str) -> str | None:
-        return self.parents[self.resolve(node)]
-
-    def path_to(self, node: str) -> tuple[str, ...]:
-        """The chain from the root down to `node`, both included: all > distribution > vod."""
-        path: list[str] = []
-        current: str | None = self.resolve(node)
-        while current is not None:
-            path.append(current)
-            current = self.parents[current]
-        return tuple(reversed(path))
 
     def compact(self, leaves: Iterable[str]) -> tuple[str, ...]:
         """The highest nodes whose leaves are all present, in tree order."""
@@ -187,13 +167,3 @@ def parse_rights(text: str | Sequence[str], tree: RightsTree = RIGHTS) -> frozen
     if not names:
         raise BadInput("no rights given")
     return frozenset().union(*(tree.leaves_of(name) for name in names))
-
-
-def rights_overlap(a: frozenset[str], b: frozenset[str]) -> bool:
-    """Two leaf sets overlap when they share a leaf (an ancestor-or-self on the tree)."""
-    return not a.isdisjoint(b)
-
-
-def rights_cover(outer: frozenset[str], inner: frozenset[str]) -> bool:
-    """`outer` covers `inner` when it holds every leaf of it."""
-    return inner <= outer

@@ -29,15 +29,6 @@ ALL_COUNTRIES: frozenset[str] = frozenset(c.alpha_2 for c in pycountry.countries
 # Words after which every item is an exclusion ("ASIA excluding CN, JP").
 _EXCLUDING_WORDS = frozenset({"excluding", "except", "excl", "excl."})
 
-_KIND_LABELS: Mapping[str, str] = {
-    "world": "every ISO 3166-1 country",
-    "bloc": "political or economic bloc",
-    "industry": "industry grouping",
-    "m49-region": "UN M49 region",
-    "m49-sub-region": "UN M49 sub-region",
-    "m49-intermediate-region": "UN M49 intermediate region",
-}
-
 
 @dataclass(frozen=True)
 class TerritoryGroup:
@@ -417,16 +408,6 @@ def _group(group_id: str) -> TerritoryGroup:
     if gid is None:
         raise BadInput(f"unknown territory group '{group_id}'")
     return next(group for group in catalogue.groups if group.id == gid)
-
-
-def describe_group(group_id: str) -> str:
-    """One line for humans: name, what kind of group it is, and its countries."""
-    group = _group(group_id)
-    label = _KIND_LABELS.get(group.kind, group.kind)
-    if group.countries == ALL_COUNTRIES:
-        return f"{group.id}: {group.name} ({label}, {len(group.countries)} countries)"
-    codes = " ".join(sorted(group.countries))
-    return f"{group.id}: {group.name} ({label}, {len(group.countries)} countries): {codes}"
 
 
 def list_groups() -> list[tuple[str, str, frozenset[str]]]:

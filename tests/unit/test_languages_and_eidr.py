@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.domain.eidr import eidr_check_character, normalise_eidr
-from ledger.domain.languages import language_name, parse_languages
+from ledger.domain.languages import parse_languages
 from ledger.errors import BadInput
 
 # --- languages --------------------------------------------------------------------------
@@ -52,11 +52,6 @@ def test_unknown_language_is_an_error_with_a_suggestion() -> None:
 def test_empty_language_list_is_an_error(text: str) -> None:
     with pytest.raises(BadInput, match="no languages given"):
         parse_languages(text)
-
-
-def test_language_name_reads_back_a_code() -> None:
-    assert language_name("ko") == "Korean"
-    assert language_name("cmn") == "Mandarin Chinese"
 
 
 # --- EIDR -------------------------------------------------------------------------------

@@ -9,8 +9,6 @@ from ledger.domain.rights import (
     RIGHTS,
     RightsTree,
     parse_rights,
-    rights_cover,
-    rights_overlap,
 )
 from ledger.errors import BadInput
 
@@ -83,10 +81,9 @@ def test_ema_vod_in_capitals_is_transactional_but_the_node_name_vod_is_the_whole
 
 
 def test_ema_license_type_vod_means_transactional_vod() -> None:
-    assert RIGHTS.resolve_ema_license_type("VOD") == "tvod"
-    assert RIGHTS.resolve_ema_license_type("svod") == "svod"
-    with pytest.raises(BadInput, match="unknown EMA license type 'DVD'"):
-        RIGHTS.resolve_ema_license_type("DVD")
+    assert RIGHTS.ema_license_types["VOD"] == "tvod"
+    assert RIGHTS.ema_license_types["SVOD"] == "svod"
+    assert "DVD" not in RIGHTS.ema_license_types
 
 
 def test_unknown_right_is_an_error_with_a_suggestion() -> None:
@@ -141,25 +138,6 @@ def test_compact_round_trips_through_parse() -> None:
 def test_compact_rejects_non_leaves() -> None:
     with pytest.raises(BadInput, match="not leaf rights: vod"):
         RIGHTS.compact(frozenset({"vod"}))
-
-
-def test_path_to_runs_from_the_root_and_parent_of_is_one_up() -> None:
-    assert RIGHTS.path_to("svod") == ("all", "distribution", "vod", "svod")
-    assert RIGHTS.path_to("all") == ("all",)
-    assert RIGHTS.parent_of("SVOD") == "vod"
-    assert RIGHTS.parent_of("all") is None
-
-
-def test_rights_overlap_when_one_holds_an_ancestor_of_the_other() -> None:
-    assert rights_overlap(parse_rights("vod"), parse_rights("svod"))
-    assert rights_overlap(parse_rights("distribution"), parse_rights("pay tv"))
-    assert not rights_overlap(parse_rights("svod"), parse_rights("avod"))
-    assert not rights_overlap(parse_rights("television"), parse_rights("vod"))
-
-
-def test_rights_cover_when_every_leaf_is_held() -> None:
-    assert rights_cover(parse_rights("vod"), parse_rights("svod,avod"))
-    assert not rights_cover(parse_rights("svod"), parse_rights("vod"))
 
 
 def test_render_draws_the_tree_with_aliases() -> None:

@@ -14,7 +14,6 @@ from ledger.domain.territories import (
     ALL_COUNTRIES,
     TerritoryExpr,
     compact,
-    describe_group,
     groups_containing,
     list_groups,
     parse_territory,
@@ -128,19 +127,6 @@ def test_antarctica_sits_in_no_region_but_in_ww() -> None:
 def test_no_group_id_collides_with_a_country_code() -> None:
     alpha3 = {c.alpha_3 for c in pycountry.countries}
     assert not set(GROUPS) & (ALL_COUNTRIES | alpha3)
-
-
-def test_describe_group_names_the_group_and_its_countries() -> None:
-    assert describe_group("greater china") == (
-        "GREATER-CHINA: Greater China (mainland China, Hong Kong, Macao, Taiwan) "
-        "(industry grouping, 4 countries): CN HK MO TW"
-    )
-    assert "UN M49 sub-region" in describe_group("Eastern Asia")
-    with pytest.raises(BadInput, match="unknown territory group 'MARS'"):
-        describe_group("MARS")
-
-
-# --- parsing ----------------------------------------------------------------------------
 
 
 def test_ww_minus_hk_still_covers_mainland_china() -> None:
