@@ -31,20 +31,10 @@ from itertools import pairwise
 from pathlib import Path
 
 from ledger.domain.territories import parse_territory
+from ledger.io.csv_format import CSV_COLUMNS
 
-COLUMNS = (
-    "agreement",
-    "title",
-    "grantor",
-    "grantee",
-    "rights",
-    "territory",
-    "start",
-    "end",
-    "exclusivity",
-    "language",
-    "status",
-)
+# The import format of CLI.md, as the ledger itself reads and writes it.
+COLUMNS = CSV_COLUMNS
 FIRST_YEAR = 2010
 YEARS = 20
 
