@@ -27,6 +27,7 @@ from ledger.domain.conflicts import (
     Status,
     check_grant,
 )
+from ledger.services.views import Nearby
 
 D0 = date(2030, 1, 1)
 RIGHTS = ("r1", "r2", "r3", "r4")
@@ -294,3 +295,52 @@ def test_overlaps_and_holdbacks_are_the_same_whichever_grant_is_proposed(
         }
 
     assert between(forward, other.id) == between(backward, proposed.id)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ledgers())
+def test_the_checks_pre_filter_never_drops_a_grant_the_engine_would_use(
+    ledger: tuple[GrantView, list[GrantView], list[OwnershipView]],
+) -> None:
+    """`views.Nearby` hands the engine only a proposal's neighbours; the answer must not
+    change (a dropped grant would be a conflict silently missed)."""
+    proposed, existing, owners = ledger
+    nearby = Nearby()
+    for position, view in enumerate(existing):
+        nearby.add(position, view)
+    neighbours = [view for _, view in nearby.around(proposed)]
+    assert check_grant(proposed, neighbours, owners) == check_grant(proposed, existing, owners)
+
+
+def test_the_pre_filter_keeps_a_grant_that_shares_only_the_proposals_first_day() -> None:
+    held = GrantView(
+        id="G1",
+        agreement="A",
+        status="signed",
+        grantor="owner",
+        grantee="a",
+        rights=frozenset({"r1"}),
+        countries=frozenset({"AA"}),
+        languages=None,
+        start=day(0),
+        end=day(5),
+        exclusivity="exclusive",
+    )
+    proposed = GrantView(
+        id="line 1",
+        agreement="B",
+        status="signed",
+        grantor="owner",
+        grantee="b",
+        rights=frozenset({"r1"}),
+        countries=frozenset({"AA"}),
+        languages=None,
+        start=day(5),
+        end=day(9),
+        exclusivity="exclusive",
+    )
+    nearby = Nearby()
+    nearby.add(0, held)
+    assert [view.id for _, view in nearby.around(proposed)] == ["G1"]
+    [conflict] = check_grant(proposed, [held], [OwnershipView("owner", frozenset({"AA"}))])
+    assert (conflict.slice.first, conflict.slice.last) == (day(5), day(5))
