@@ -37,7 +37,7 @@ service validates territories, rights, dates and exclusivity afterwards):
 - grantor: `DisplayName` (the licensor) -> slug, the name in `grantor_name`.
   grantee: `Licensee` -> slug, name in `grantee_name`. Most avails leave `Licensee`
   empty (the file is sent to that retailer): pass `licensee=` to `read_ema`; with
-  neither, grantee is "" and the import service asks for it.
+  neither, the grantee is the stand-in party `unnamed-licensee`.
 - title: movies and collections: the name is `TitleInternalAlias` (the studio's stable
   name, the same in every language version; `Mountain, The` is turned back into
   `The Mountain`), else `TitleDisplayUnlimited`, else `TitleDisplay19`; the id is the
@@ -89,6 +89,11 @@ from dateutil.relativedelta import relativedelta
 from ledger.domain.rights import RIGHTS
 from ledger.errors import BadInput
 from ledger.io.rows import GrantRow, RowErrors, slugify
+
+# Most avails name no licensee: they are what a studio offers the recipient of the file.
+# Their grants go to one stand-in party (rename it, or import with --licensee, to say who).
+UNNAMED_LICENSEE = "unnamed-licensee"
+UNNAMED_LICENSEE_NAME = "Licensee not named in the avails"
 
 # A single right with an EMA LicenseType is written as EMA writes it (tvod as VOD).
 _EMA_TYPE_OF = {
@@ -456,7 +461,11 @@ def _map_row(record: _Record, number: int, licensee: str) -> tuple[GrantRow, lis
         extras["AllowedLanguagesRaw"] = allowed
 
     grantor = record.text("LedgerLicensor") or slugify(grantor_name)
-    grantee = record.text("LedgerLicensee") or (slugify(grantee_name) if grantee_name else "")
+    grantee = record.text("LedgerLicensee") or (
+        slugify(grantee_name) if grantee_name else UNNAMED_LICENSEE
+    )
+    if not grantee_name and grantee == UNNAMED_LICENSEE:
+        grantee_name = UNNAMED_LICENSEE_NAME
     agreement = (
         record.text("ContractID")
         or record.text("AvailID")
@@ -730,7 +739,7 @@ def _avail_rows(grant: GrantRow, number: int) -> Iterator[dict[str, Any]]:
     )
     cells.update(
         DisplayName=grant.grantor_name or grant.grantor,
-        Licensee=grant.grantee_name or grant.grantee,
+        Licensee="" if grant.grantee == UNNAMED_LICENSEE else grant.grantee_name or grant.grantee,
         WorkType=extras.get("WorkType", "Movie"),
         TitleInternalAlias=grant.title_name or grant.title,
         TitleDisplayUnlimited=extras.get("TitleDisplayUnlimited", grant.title_name or grant.title),

@@ -137,3 +137,12 @@ def test_a_wrong_sheet_is_bad_input(run: Run, tmp_path: Path) -> None:
     result = run("import", str(path), expect=2)
     assert "Traceback" not in result.stderr
     assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
+
+
+@pytest.mark.skipif(not SAMPLES, reason=f"EMA samples not found under {SHARED}")
+def test_avails_that_name_no_licensee_go_to_one_stand_in_party(tmp_path: Path) -> None:
+    ledger = _fresh(tmp_path, "ledger.db")
+    ledger("import", str(SHARED / "data" / "ema-avails" / "Movies_v1.9.xlsx"))
+    assert {g["grantee"] for g in _grants(ledger)} == {"unnamed-licensee"}
+    parties = {p["id"]: p["name"] for p in as_json(ledger("party", "list", "--format", "json"))}
+    assert parties["unnamed-licensee"] == "Licensee not named in the avails"
