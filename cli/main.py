@@ -122,14 +122,33 @@ def db_info(env: Env) -> None:
 
 
 @cli.command("rights")
-def rights_command() -> None:
+@format_option
+def rights_command(fmt: str) -> None:
     """Print the rights tree with its aliases (a grant of a node covers everything below).
 
     \b
-    Example:
+    Examples:
       rights-ledger rights
+      rights-ledger rights --format json
     """
-    click.echo(RIGHTS.render())
+    if fmt == "table":
+        click.echo(RIGHTS.render())
+        return
+    aliases: dict[str, list[str]] = {}
+    for alias, node in sorted(RIGHTS.aliases.items()):
+        aliases.setdefault(node, []).append(alias)
+    for license_type, node in RIGHTS.ema_license_types.items():
+        aliases.setdefault(node, []).append(license_type)
+    rows = [
+        {
+            "right": node,
+            "parent": RIGHTS.parents[node],
+            "leaves": sorted(RIGHTS.leaves_of(node)),
+            "aliases": aliases.get(node, []),
+        }
+        for node in RIGHTS.nodes
+    ]
+    emit(fmt, rows, ("right", "parent", "leaves", "aliases"))
 
 
 @cli.command("territories")
