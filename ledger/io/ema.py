@@ -74,6 +74,7 @@ the MovieLabs sample, exclusions as `CN, HK`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import warnings
@@ -87,6 +88,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from ledger.domain.rights import RIGHTS
+from ledger.domain.territories import ALL_COUNTRIES, compact, parse_territory
 from ledger.errors import BadInput
 from ledger.io.rows import GrantRow, RowErrors, slugify
 
@@ -371,7 +373,14 @@ def _same_grant(
 
 
 def _with_territory(row: GrantRow, includes: list[str], excludes: list[str]) -> GrantRow:
-    return replace(row, territory=territory_text(includes, excludes))
+    """One avail's rows joined back into one territory, in the ledger's compact form where
+    it can read them (CN, HK, MO and TW rows are GREATER-CHINA again), so an export reads
+    back as it was recorded."""
+    text = territory_text(includes, excludes)
+    # An unknown code is kept as written: the import reports it with its row.
+    with contextlib.suppress(BadInput):
+        text = compact(parse_territory(text).countries)
+    return replace(row, territory=text)
 
 
 def territory_text(includes: Sequence[str], excludes: Sequence[str]) -> str:
@@ -759,7 +768,7 @@ def _avail_rows(grant: GrantRow, number: int) -> Iterator[dict[str, Any]]:
     )
     if grant.exclusivity == "sole":
         cells["ExclusiveAttributes"] = "Sole"
-    includes, excludes = split_territory(grant.territory)
+    includes, excludes = _ema_territories(grant.territory)
     exclusion = ", ".join(excludes) or None
     for include in includes or [""]:
         territory = WORLDWIDE_OUT if include.upper() in WORLDWIDE_CODES else include
@@ -785,6 +794,20 @@ def _edge_cells(value: str, *, is_start: bool) -> tuple[Any, str | None]:
         sign = "-" if ref["sign"] == "-" else ""
         return condition, f"{sign}P{n}{ref['unit'].upper()}"
     return value, None
+
+
+def _ema_territories(expression: str) -> tuple[list[str], list[str]]:
+    """EMA names countries, not the ledger's groups: `Worldwide` with its exclusions when
+    that is shorter, else one row per country. An expression the ledger cannot read is
+    written as it stands, for the reader at the other end to report."""
+    try:
+        countries = parse_territory(expression).countries
+    except BadInput:
+        return split_territory(expression)
+    missing = ALL_COUNTRIES - countries
+    if len(missing) < len(countries):
+        return ["WW"], sorted(missing)
+    return sorted(countries), []
 
 
 def split_territory(expression: str) -> tuple[list[str], list[str]]:

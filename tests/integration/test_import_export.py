@@ -146,3 +146,45 @@ def test_avails_that_name_no_licensee_go_to_one_stand_in_party(tmp_path: Path) -
     assert {g["grantee"] for g in _grants(ledger)} == {"unnamed-licensee"}
     parties = {p["id"]: p["name"] for p in as_json(ledger("party", "list", "--format", "json"))}
     assert parties["unnamed-licensee"] == "Licensee not named in the avails"
+
+
+def test_an_ema_export_names_countries_and_reads_back_as_the_group(
+    run: Run, tmp_path: Path
+) -> None:
+    import openpyxl
+
+    seed_real(run, status="signed")
+    run("agreement", "add", "IQ", "--parties", "real-producer,iqiyi", "--status", "signed")
+    run(
+        "grant",
+        "add",
+        "--agreement",
+        "IQ",
+        "--title",
+        "real",
+        "--grantor",
+        "real-producer",
+        "--grantee",
+        "iqiyi",
+        "--rights",
+        "svod",
+        "--territory",
+        "GREATER-CHINA -CN",
+        "--start",
+        "2030-01-01",
+        "--end",
+        "2030-12-31",
+        "--exclusivity",
+        "non-exclusive",
+    )
+    exported = tmp_path / "avails.xlsx"
+    run("export", "--format", "ema", "--output", str(exported))
+    sheet = openpyxl.load_workbook(exported, read_only=True).worksheets[0]
+    header = [cell for cell in next(sheet.iter_rows(min_row=2, max_row=2, values_only=True))]
+    territories = [
+        row[header.index("Territory")] for row in sheet.iter_rows(min_row=4, values_only=True)
+    ]
+    assert territories == ["CN", "HK", "MO", "TW"]
+    back = _fresh(tmp_path, "back.db")
+    back("import", str(exported))
+    assert [g["territory"] for g in _grants(back)] == ["CN", "GREATER-CHINA -CN"]

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.domain.territories import parse_territory
 from ledger.errors import BadInput
 from ledger.io.ema import read_ema, split_territory, write_ema
 from ledger.io.rows import GrantRow, RowErrors
@@ -91,7 +92,7 @@ def test_a_preorder_ends_at_the_est_start() -> None:
 @needs_samples
 def test_worldwide_with_exclusions_and_lagged_conditions_of_v1_7_3() -> None:
     first, second = sample("Movies_v1.7.3.xlsx")[:2]
-    assert first.territory == "WW -US -CA"
+    assert first.territory == "WW -CA -US"
     assert (first.grantee, first.grantee_name) == ("sofa-spud", "Sofa Spud")
     assert first.language == "es;fr"
     assert (first.start, first.end) == ("2018-01-20", "2019-06-20")
@@ -323,6 +324,14 @@ def grants(draw: st.DrawFn) -> GrantRow:
     )
 
 
+def _countries(territory: str) -> frozenset[str] | str:
+    """The countries of an expression the ledger reads; the text of one it cannot."""
+    try:
+        return parse_territory(territory).countries
+    except BadInput:
+        return territory
+
+
 @settings(max_examples=40, deadline=None)
 @given(rows=st.lists(grants(), max_size=6))
 def test_write_ema_then_read_ema_gives_the_same_grants(rows: list[GrantRow]) -> None:
@@ -332,9 +341,13 @@ def test_write_ema_then_read_ema_gives_the_same_grants(rows: list[GrantRow]) -> 
         back = read_ema(path)
     assert len(back) == len(rows)
     for number, (original, read) in enumerate(zip(rows, back, strict=True), start=1):
-        # The export gives every grant an AvailID (the exporter may pass the grant id).
+        # The export gives every grant an AvailID (the exporter may pass the grant id), and
+        # names countries rather than groups: the territory comes back as the same countries.
         expected_extras = {**original.extras, "AvailID": f"{original.agreement}-{number}"}
-        assert replace(read, row=0) == replace(original, extras=expected_extras)
+        assert _countries(read.territory) == _countries(original.territory)
+        assert replace(read, row=0, territory="") == replace(
+            original, extras=expected_extras, territory=""
+        )
 
 
 def test_extra_columns_survive_a_round_trip(tmp_path: Path) -> None:
@@ -355,4 +368,4 @@ def test_extra_columns_survive_a_round_trip(tmp_path: Path) -> None:
     write_ema([grant], path, extra_columns=["Notes"])
     [back] = read_ema(path)
     assert back.extras == {"AvailID": "G7", "Notes": "from the MOU"}
-    assert back.territory == "KR JP" and back.row == 4
+    assert back.territory == "JP KR" and back.row == 4
