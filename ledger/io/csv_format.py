@@ -10,7 +10,7 @@ so one run of `import` or `check --file` shows every problem in the file.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -41,49 +41,55 @@ NAME_COLUMNS = ("title_name", "grantor_name", "grantee_name")
 
 def read_csv(path: Path) -> list[GrantRow]:
     """Read a deal CSV into rows; raise `BadInput` (or `RowErrors`) naming lines."""
+    errors: list[tuple[int, str]] = []
+    rows = list(iter_csv(path, errors))
+    if errors:
+        raise RowErrors(path.name, errors)
+    return rows
+
+
+def iter_csv(path: Path, errors: list[tuple[int, str]]) -> Iterator[GrantRow]:
+    """The well-formed rows, read as they are needed (a million-row file is never held);
+    each malformed one is added to `errors` as (line, problem). A file that cannot be
+    read at all (not UTF-8, no header, a missing column) raises `BadInput`."""
     name = path.name
     try:
         # utf-8-sig drops the BOM Excel writes; newline="" lets csv handle CRLF and
         # line breaks inside quoted cells.
         with path.open(encoding="utf-8-sig", newline="") as stream:
-            return _read_stream(stream, name)
+            reader = csv.reader(stream)
+            header: list[str] | None = None
+            for record in reader:
+                if any(cell.strip() for cell in record):
+                    header = record
+                    break
+            if header is None:
+                raise BadInput(
+                    f"{name}: empty file; expected a header row: {','.join(CSV_COLUMNS)}"
+                )
+            columns = _index_header(header, name, reader.line_num)
+            make_row = _RowMaker(header, columns)
+            line_after_previous = reader.line_num
+            for record in reader:
+                # A record may span lines (a quoted line break): report where it starts.
+                line = line_after_previous + 1
+                line_after_previous = reader.line_num
+                row = make_row(record, line)
+                if row is None:
+                    if not any(cell.strip() for cell in record):
+                        continue
+                    row, problem = _make_row(record, line, header, columns)
+                    if problem:
+                        errors.append((line, problem))
+                        continue
+                if row is not None:
+                    yield row
     except UnicodeDecodeError as error:
         raise BadInput(
             f"{name}: not UTF-8 text (bad byte at offset {error.start}); save the file as CSV UTF-8"
         ) from None
     except OSError as error:
         raise BadInput(f"{name}: cannot read file ({error.strerror})") from None
-
-
-def _read_stream(stream: TextIO, name: str) -> list[GrantRow]:
-    reader = csv.reader(stream)
-    header: list[str] | None = None
-    for record in reader:
-        if any(cell.strip() for cell in record):
-            header = record
-            break
-    header_line = reader.line_num
-    if header is None:
-        raise BadInput(f"{name}: empty file; expected a header row: {','.join(CSV_COLUMNS)}")
-    columns = _index_header(header, name, header_line)
-
-    rows: list[GrantRow] = []
-    errors: list[tuple[int, str]] = []
-    line_after_previous = reader.line_num
-    for record in reader:
-        # A record may span lines (a quoted line break); report the line it starts on.
-        line = line_after_previous + 1
-        line_after_previous = reader.line_num
-        if not any(cell.strip() for cell in record):
-            continue
-        row, problem = _make_row(record, line, header, columns)
-        if problem:
-            errors.append((line, problem))
-        elif row is not None:
-            rows.append(row)
-    if errors:
-        raise RowErrors(name, errors)
-    return rows
 
 
 def _index_header(header: list[str], name: str, line: int) -> dict[str, int]:
@@ -149,6 +155,70 @@ def _make_row(
         ),
         "",
     )
+
+
+class _RowMaker:
+    """`_make_row` for the common case, at a fraction of its cost: a row with
+    every required value and no stray cells. Anything else returns None, and the caller
+    asks `_make_row` for the problem (or skips a blank line)."""
+
+    def __init__(self, header: list[str], columns: dict[str, int]) -> None:
+        self.width = len(header)
+        self.positions = tuple(columns.get(c, -1) for c in (*CSV_COLUMNS, *NAME_COLUMNS))
+        self.required = tuple(columns[c] for c in REQUIRED_VALUES)
+        known = set(CSV_COLUMNS) | set(NAME_COLUMNS)
+        self.extras = tuple(
+            (header[position].strip(), position)
+            for key, position in columns.items()
+            if key not in known
+        )
+
+    def __call__(self, record: list[str], line: int) -> GrantRow | None:
+        width = len(record)
+        if width > self.width or (width < self.width and any(p >= width for p in self.required)):
+            return None
+        values = [record[p].strip() if 0 <= p < width else "" for p in self.positions]
+        for position in self.required:
+            if not record[position].strip():
+                return None
+        extras = {}
+        for column, position in self.extras:
+            if position < width and (cell := record[position].strip()):
+                extras[column] = cell
+        (
+            agreement,
+            title,
+            grantor,
+            grantee,
+            rights,
+            territory,
+            start,
+            end,
+            exclusivity,
+            language,
+            status,
+            title_name,
+            grantor_name,
+            grantee_name,
+        ) = values
+        return GrantRow(
+            row=line,
+            agreement=agreement,
+            title=title,
+            grantor=grantor,
+            grantee=grantee,
+            rights=rights,
+            territory=territory,
+            start=start,
+            end=end,
+            exclusivity=exclusivity,
+            language=language,
+            status=status,
+            title_name=title_name,
+            grantor_name=grantor_name,
+            grantee_name=grantee_name,
+            extras=extras,
+        )
 
 
 def write_csv(rows: Iterable[GrantRow], stream: TextIO, extra_columns: Sequence[str] = ()) -> int:

@@ -9,7 +9,6 @@ memory, so a million-row file needs no more memory than a thousand-row one.
 
 from __future__ import annotations
 
-import csv
 import json
 import queue
 import threading
@@ -40,13 +39,7 @@ from ledger.domain.languages import parse_languages
 from ledger.domain.rights import RIGHTS, parse_rights
 from ledger.domain.territories import TerritoryExpr, parse_territory
 from ledger.errors import BadInput, LedgerError
-from ledger.io.csv_format import (
-    CSV_COLUMNS,
-    NAME_COLUMNS,
-    REQUIRED_VALUES,
-    _index_header,
-    _make_row,
-)
+from ledger.io.csv_format import iter_csv
 from ledger.io.rows import GrantRow, RowErrors
 from ledger.persistence.database import is_sqlite
 from ledger.persistence.journal import canonical_json
@@ -104,109 +97,7 @@ class RowFile:
 
     def rows(self, errors: list[tuple[int, str]]) -> Iterator[GrantRow]:
         """The well-formed rows; each malformed one is added to `errors` as (row, problem)."""
-        name = self.path.name
-        try:
-            # utf-8-sig drops the BOM Excel writes; newline="" lets csv handle CRLF and
-            # line breaks inside quoted cells.
-            with self.path.open(encoding="utf-8-sig", newline="") as stream:
-                reader = csv.reader(stream)
-                header: list[str] | None = None
-                for record in reader:
-                    if any(cell.strip() for cell in record):
-                        header = record
-                        break
-                if header is None:
-                    raise BadInput(
-                        f"{name}: empty file; expected a header row: {','.join(CSV_COLUMNS)}"
-                    )
-                columns = _index_header(header, name, reader.line_num)
-                make_row = _RowMaker(header, columns)
-                line_after_previous = reader.line_num
-                for record in reader:
-                    # A record may span lines (a quoted line break): report where it starts.
-                    line = line_after_previous + 1
-                    line_after_previous = reader.line_num
-                    row = make_row(record, line)
-                    if row is None:
-                        if not any(cell.strip() for cell in record):
-                            continue
-                        row, problem = _make_row(record, line, header, columns)
-                        if problem:
-                            errors.append((line, problem))
-                            continue
-                    if row is not None:
-                        yield row
-        except UnicodeDecodeError as error:
-            raise BadInput(
-                f"{name}: not UTF-8 text (bad byte at offset {error.start}); "
-                "save the file as CSV UTF-8"
-            ) from None
-        except OSError as error:
-            raise BadInput(f"{name}: cannot read file ({error.strerror})") from None
-
-
-class _RowMaker:
-    """`csv_format._make_row` for the common case, at a fraction of its cost: a row with
-    every required value and no stray cells. Anything else returns None, and the caller
-    asks `_make_row` for the problem (or skips a blank line)."""
-
-    def __init__(self, header: list[str], columns: dict[str, int]) -> None:
-        self.width = len(header)
-        self.positions = tuple(columns.get(c, -1) for c in (*CSV_COLUMNS, *NAME_COLUMNS))
-        self.required = tuple(columns[c] for c in REQUIRED_VALUES)
-        known = set(CSV_COLUMNS) | set(NAME_COLUMNS)
-        self.extras = tuple(
-            (header[position].strip(), position)
-            for key, position in columns.items()
-            if key not in known
-        )
-
-    def __call__(self, record: list[str], line: int) -> GrantRow | None:
-        width = len(record)
-        if width > self.width or (width < self.width and any(p >= width for p in self.required)):
-            return None
-        values = [record[p].strip() if 0 <= p < width else "" for p in self.positions]
-        for position in self.required:
-            if not record[position].strip():
-                return None
-        extras = {}
-        for column, position in self.extras:
-            if position < width and (cell := record[position].strip()):
-                extras[column] = cell
-        (
-            agreement,
-            title,
-            grantor,
-            grantee,
-            rights,
-            territory,
-            start,
-            end,
-            exclusivity,
-            language,
-            status,
-            title_name,
-            grantor_name,
-            grantee_name,
-        ) = values
-        return GrantRow(
-            row=line,
-            agreement=agreement,
-            title=title,
-            grantor=grantor,
-            grantee=grantee,
-            rights=rights,
-            territory=territory,
-            start=start,
-            end=end,
-            exclusivity=exclusivity,
-            language=language,
-            status=status,
-            title_name=title_name,
-            grantor_name=grantor_name,
-            grantee_name=grantee_name,
-            extras=extras,
-        )
+        return iter_csv(self.path, errors)
 
 
 def read_rows(path: Path, fmt: str, licensee: str = "") -> RowFile | list[GrantRow]:
