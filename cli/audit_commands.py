@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -157,17 +158,22 @@ def import_(
         return
     try:
         rows = read_rows(file, fmt, licensee or "")
-        with click.progressbar(length=len(rows), label="importing", file=sys.stderr) as bar:
-            show = bar.update if sys.stderr.isatty() else None
-            summary = import_rows(
-                ledger,
-                rows,
-                file.name,
-                owner=owner,
-                owner_from_grantor=fmt == "ema",
-                dry_run=dry_run,
-                progress=show,
-            )
+        run = partial(
+            import_rows,
+            ledger,
+            rows,
+            file.name,
+            owner=owner,
+            owner_from_grantor=fmt == "ema",
+            dry_run=dry_run,
+        )
+        # A progress bar only for a person at a terminal: counting a file's lines for it
+        # is a pass over the file that a script or cron job need not pay for.
+        if sys.stderr.isatty():
+            with click.progressbar(length=len(rows), label="importing", file=sys.stderr) as bar:
+                summary = run(progress=bar.update)
+        else:
+            summary = run(progress=None)
     except RowErrors as errors:
         for line in errors.lines():
             warn(line)
