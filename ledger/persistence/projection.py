@@ -31,6 +31,8 @@ from ledger.domain.rights import RIGHTS
 from ledger.domain.territories import TerritoryExpr, parse_territory
 from ledger.persistence.journal import Entry, insert_rows
 from ledger.persistence.schema import (
+    FIRST_DAY,
+    LAST_DAY,
     Agreement,
     AgreementParty,
     GrantTerritory,
@@ -130,7 +132,7 @@ class Projector:
                 seq,
             )
         )
-        self._terms.extend(_territory_rows(grant_id, spec))
+        self._terms.extend(self._territory_rows(grant_id, spec, first, last))
         if spec.holdbacks:
             self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
         if len(self._grants) >= BATCH:
@@ -326,11 +328,24 @@ class Projector:
                 entry.seq,
             )
         )
-        self._terms.extend(_territory_rows(grant_id, spec))
+        self._terms.extend(self._territory_rows(grant_id, spec, first, last))
         if spec.holdbacks:
             self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
         if len(self._grants) >= BATCH:
             self.flush()
+
+    def _territory_rows(
+        self, grant_id: int, spec: GrantSpec, first: date | None, last: date | None
+    ) -> list[tuple[Any, ...]]:
+        """The grant_territory rows of a grant, in `TERM_COLUMNS` order: its terms from the
+        stored text (so that a replay of the journal gives the very same rows), each with
+        the grant's days in force as their widest span."""
+        from_day = self._day_value(first or FIRST_DAY)
+        to_day = self._day_value(last or LAST_DAY)
+        return [
+            (grant_id, code, excluded, from_day, to_day)
+            for code, excluded in _terms_of(territory_text(spec.territory))
+        ]
 
     def _grant_row(
         self,
@@ -371,7 +386,8 @@ class Projector:
         spec = GrantSpec.from_payload({**self.payload_of(grant_id), **data["changes"]})
         self.conn.execute(update(G).where(G.c.id == grant_id).values(**_grant_columns(spec)))
         self.conn.execute(delete(GT).where(GT.c.grant_id == grant_id))
-        insert_rows(self.conn, GT, TERM_COLUMNS, _territory_rows(grant_id, spec))
+        # Their days are set, with the grant's, by `_refresh_days` below.
+        insert_rows(self.conn, GT, TERM_COLUMNS, self._territory_rows(grant_id, spec, None, None))
         self.conn.execute(delete(H).where(H.c.grant_id == grant_id))
         self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
         self._refresh_days(grant_id)
@@ -457,6 +473,11 @@ class Projector:
         self.conn.execute(
             update(G).where(G.c.id == grant_id).values(first_day=first, last_day=last)
         )
+        self.conn.execute(
+            update(GT)
+            .where(GT.c.grant_id == grant_id)
+            .values(from_day=first or FIRST_DAY, to_day=last or LAST_DAY)
+        )
         self.conn.execute(delete(H).where(H.c.grant_id == grant_id))
         rows = self._holdback_rows(grant_id, spec, terminated_on)
         if rows:
@@ -511,13 +532,6 @@ def _terms_of(text: str) -> tuple[tuple[str, bool], ...]:
     return (*((code, False) for code in expr.includes), *((code, True) for code in expr.excludes))
 
 
-def _territory_rows(grant_id: int, spec: GrantSpec) -> list[tuple[int, str, bool]]:
-    # From the stored text, so that a replay of the journal gives the very same rows.
-    return [
-        (grant_id, code, excluded) for code, excluded in _terms_of(territory_text(spec.territory))
-    ]
-
-
 @lru_cache(maxsize=4096)
 def territory_text(territory: TerritoryExpr) -> str:
     """`territory.text`, which is built anew on each use, once per expression."""
@@ -554,7 +568,7 @@ GRANT_COLUMNS = (
     "external_refs",
     "recorded_seq",
 )
-TERM_COLUMNS = ("grant_id", "code", "excluded")
+TERM_COLUMNS = ("grant_id", "code", "excluded", "from_day", "to_day")
 _COLUMNS: dict[Table, tuple[str, ...]] = {
     P: ("id", "name", "country"),
     T: ("id", "name", "original_name", "kind", "year", "origin", "eidr", "parent_id"),

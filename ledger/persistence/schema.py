@@ -34,6 +34,10 @@ NAMING_CONVENTION = {
 }
 
 SLUG = 120
+FIRST_DAY = date.min
+"""`grant_territory.from_day` of a grant whose first day is not known yet."""
+LAST_DAY = date.max
+"""`grant_territory.to_day` of a grant with no end."""
 
 
 class Base(DeclarativeBase):
@@ -145,15 +149,25 @@ class RightsGrant(Base):
 
 
 class GrantTerritory(Base):
-    """The terms of a grant's territory expression, for "who touches CN" index lookups."""
+    """The terms of a grant's territory expression, for "who holds CN on this day" index
+    lookups. Each term carries the grant's days in force as their widest span (`from_day`
+    `FIRST_DAY` while its start is TBD, `to_day` `LAST_DAY` while it has no end), kept in
+    step with the grant's `first_day`/`last_day`, so that the lookup index covers the
+    question and no grant is read just to test its window."""
 
     __tablename__ = "grant_territory"
 
     grant_id: Mapped[int] = mapped_column(ForeignKey("rights_grant.id"), primary_key=True)
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
     excluded: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    from_day: Mapped[date] = mapped_column(Date, server_default=FIRST_DAY.isoformat())
+    to_day: Mapped[date] = mapped_column(Date, server_default=LAST_DAY.isoformat())
 
-    __table_args__ = (Index("ix_grant_territory_code_lookup", "code", "excluded", "grant_id"),)
+    __table_args__ = (
+        Index(
+            "ix_grant_territory_code_lookup", "code", "excluded", "to_day", "from_day", "grant_id"
+        ),
+    )
 
 
 class Holdback(Base):

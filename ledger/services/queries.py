@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, or_, select
+from sqlalchemy import Connection, and_, or_, select
 
 from ledger.domain.conflicts import GrantView, check_grant
 from ledger.domain.dates import Term, end_for_term
@@ -141,13 +143,16 @@ def who_holds(
     codes: set[str] = set()
     for country in asked:
         codes |= groups_containing(country)
-    touching = select(GT.c.grant_id).where(GT.c.code.in_(sorted(codes)), GT.c.excluded.is_(False))
-    # A grant excluding every asked country (`WW -CN` asked about CN) is dropped in SQL;
-    # one that excludes only some of them is judged below, country by country.
-    excluding_all = (
-        select(GT.c.grant_id).where(GT.c.code.in_(sorted(_common_groups(asked))), GT.c.excluded)
-        if asked
-        else None
+    # One covering index answers "which grants name CN or a group holding it, in force on
+    # these days" (`grant_territory` carries each grant's days); a grant excluding every
+    # asked country (`WW -CN` asked about CN) is dropped there too, and one that excludes
+    # only some of them is judged below, country by country.
+    in_force = (GT.c.to_day >= period.first, GT.c.from_day <= period.last)
+    touching = select(GT.c.grant_id).where(
+        GT.c.code.in_(sorted(codes)), GT.c.excluded.is_(False), *in_force
+    )
+    excluding_all = select(GT.c.grant_id).where(
+        GT.c.code.in_(sorted(_common_groups(asked))), GT.c.excluded, *in_force
     )
     query = (
         select(
@@ -166,55 +171,120 @@ def who_holds(
             A.c.status,
         )
         .join(A, A.c.ref == G.c.agreement_ref)
-        .where(
-            G.c.id.in_(touching),
-            *([G.c.id.not_in(excluding_all)] if excluding_all is not None else []),
-            or_(G.c.first_day.is_(None), G.c.first_day <= period.last),
-            or_(G.c.last_day.is_(None), G.c.last_day >= period.first),
-        )
+        .where(G.c.id.in_(touching), G.c.id.not_in(excluding_all))
         .order_by(G.c.title_id, G.c.id)
     )
     if title is not None:
         query = query.where(G.c.title_id == title)
-    chains = _Chains(conn, period)
-    covering = []
-    # Rows read by position and facts cached per distinct territory and rights text: a
-    # country-wide question at a million grants walks tens of thousands of rows.
-    for row in conn.execute(query):
-        overlap = _overlap(row[5], asked)
-        held = rights_of(row[4])
-        if not overlap or (rights is not None and not held & rights):
-            continue
-        covering.append((row, overlap, held, held & rights if rights is not None else held))
-    # Chains of title need each title's owners and the grants upstream of each grantor:
-    # read them for all the rows at once rather than row by row.
-    chains.prefetch({row[1] for row, _, _, _ in covering})
-    return [
-        Holding(
-            row[1],  # title
-            _compact_rights(held),
-            _compact_rights(shown),
-            row[3],  # holder
-            row[2],  # grantor
-            row[6],  # exclusivity
-            grant_label(row[0]),
-            row[11],  # agreement
-            row[12],  # status
-            _compact_territory(row[5]),
-            _sorted_codes(overlap),
-            row[7],  # first day
-            row[8],  # last day
-            row[9],  # start as written
-            row[10],  # end as written
-            chains.of(row[1], row[2], row[3], overlap, shown),
-        )
-        for row, overlap, held, shown in covering
-    ]
+    # A country-wide question at a million grants streams tens of thousands of rows: what
+    # each distinct (territory, rights) pair means is worked out once, most chains of
+    # title are the owner's own grant, and the collector stays out of the way while the
+    # answer is built (it is made of new, acyclic tuples).
+    chains = _Chains(conn, title)
+    facts: dict[tuple[str, str], _Facts | None] = {}
+    holdings: list[Holding] = []
+    upstream_later: list[tuple[int, _Facts]] = []
+    with _collector_paused():
+        for (
+            grant_id,
+            title_id,
+            grantor,
+            holder,
+            rights_text,
+            territory_text,
+            exclusivity,
+            first_day,
+            last_day,
+            start,
+            end,
+            agreement,
+            status,
+        ) in conn.execute(query):
+            key = (territory_text, rights_text)
+            if key in facts:
+                fact = facts[key]
+            else:
+                fact = facts[key] = _facts(territory_text, rights_text, asked, rights)
+            if fact is None:
+                continue
+            if grantor != holder:
+                chains.received(title_id, grantor, holder, fact.overlap, fact.held)
+            if not fact.shown:
+                continue
+            chain = chains.from_owner(title_id, grantor, holder, fact.overlap)
+            if chain is None:
+                # A sublicence: the grants above it may come later in the answer.
+                upstream_later.append((len(holdings), fact))
+                chain = ()
+            holdings.append(
+                Holding(
+                    title_id,
+                    fact.held_text,
+                    fact.shown_text,
+                    holder,
+                    grantor,
+                    exclusivity,
+                    grant_label(grant_id),
+                    agreement,
+                    status,
+                    fact.territory,
+                    fact.countries,
+                    first_day,
+                    last_day,
+                    start,
+                    end,
+                    chain,
+                )
+            )
+        for position, fact in upstream_later:
+            held = holdings[position]
+            chain = chains.of(held.title, held.grantor, held.holder, fact.overlap, fact.shown)
+            holdings[position] = held._replace(chain=chain)
+    return holdings
 
 
-@lru_cache(maxsize=8192)
-def _overlap(territory: str, asked: frozenset[str]) -> frozenset[str]:
-    return countries_of(territory) & asked
+class _Facts(NamedTuple):
+    """What a grant's territory and rights mean for one holders question."""
+
+    overlap: frozenset[str]  # the asked countries the grant covers
+    held: frozenset[str]  # its rights
+    shown: frozenset[str]  # those asked about (all of them when none were asked)
+    held_text: tuple[str, ...]
+    shown_text: tuple[str, ...]
+    territory: str  # compact
+    countries: tuple[str, ...]  # the overlap, sorted
+
+
+def _facts(
+    territory: str, rights_text: str, asked: frozenset[str], rights: frozenset[str] | None
+) -> _Facts | None:
+    overlap = countries_of(territory) & asked
+    if not overlap:
+        return None
+    held = rights_of(rights_text)
+    shown = held if rights is None else held & rights
+    return _Facts(
+        overlap,
+        held,
+        shown,
+        _compact_rights(held),
+        _compact_rights(shown),
+        _compact_territory(territory),
+        tuple(sorted(overlap)),
+    )
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Keep Python's cyclic garbage collector from walking every object made so far, again
+    and again, while tens of thousands of (acyclic) tuples are built."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _common_groups(countries: frozenset[str]) -> frozenset[str]:
@@ -227,11 +297,6 @@ def _common_groups(countries: frozenset[str]) -> frozenset[str]:
 
 
 @lru_cache(maxsize=4096)
-def _sorted_codes(countries: frozenset[str]) -> tuple[str, ...]:
-    return tuple(sorted(countries))
-
-
-@lru_cache(maxsize=4096)
 def _compact_rights(rights: frozenset[str]) -> tuple[str, ...]:
     return RIGHTS.compact(rights)
 
@@ -241,63 +306,48 @@ def _compact_territory(text: str) -> str:
     return compact(countries_of(text))
 
 
-# Built once: the statement's compiled form is then reused, query after query.
-_RECEIVED = select(G.c.grantor_id, G.c.territory, G.c.rights).where(
-    G.c.title_id == bindparam("title"),
-    G.c.grantee_id == bindparam("party"),
-    G.c.grantor_id != bindparam("party"),
-    or_(G.c.first_day.is_(None), G.c.first_day <= bindparam("last")),
-    or_(G.c.last_day.is_(None), G.c.last_day >= bindparam("first")),
-)
-
-
 class _Chains:
-    """Chains of title, owner -> licensee -> sublicensee, looked up once per title."""
+    """Chains of title, owner -> licensee -> sublicensee, among the grants of one answer.
 
-    def __init__(self, conn: Connection, period: Period) -> None:
-        self.conn = conn
-        self.period = period
-        self._owners: dict[str, list[tuple[str, frozenset[str]]]] = {}
+    A grant upstream of a holding covers some of the holding's countries on the days
+    asked, so it is itself among the rows `who_holds` reads: the chains are built from
+    those rows (`received`), and only the owners are read besides: of the title asked
+    about, or of every title (a row a title, more or less, far fewer than its grants)."""
+
+    def __init__(self, conn: Connection, title: str | None) -> None:
+        self._owners: dict[str, dict[str, frozenset[str]]] = {}
         self._received: dict[tuple[str, str], list[tuple[str, frozenset[str], frozenset[str]]]] = {}
+        self._pairs: dict[tuple[str, str], tuple[str, ...]] = {}
+        query = select(O.c.title_id, O.c.party_id, O.c.territory)
+        if title is not None:
+            query = query.where(O.c.title_id == title)
+        for title_id, party, territory in conn.execute(query):
+            owned = self._owners.setdefault(title_id, {})
+            owned[party] = owned.get(party, _NOWHERE) | countries_of(territory)
 
-    def prefetch(self, titles: set[str]) -> None:
-        """Read the owners of `titles` in a few queries."""
-        wanted = sorted(titles - self._owners.keys())
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            for title in chunk:
-                self._owners[title] = []
-            rows = self.conn.execute(
-                select(O.c.title_id, O.c.party_id, O.c.territory)
-                .where(O.c.title_id.in_(chunk))
-                .order_by(O.c.title_id, O.c.position)
-            )
-            for row in rows:
-                self._owners[row.title_id].append((row.party_id, countries_of(row.territory)))
+    def received(
+        self,
+        title: str,
+        grantor: str,
+        grantee: str,
+        countries: frozenset[str],
+        rights: frozenset[str],
+    ) -> None:
+        """`grantee` holds `rights` in `countries` of `title` from `grantor`."""
+        self._received.setdefault((title, grantee), []).append((grantor, countries, rights))
 
-    def _is_owner(self, title: str, party: str, countries: frozenset[str]) -> bool:
-        if title not in self._owners:
-            self._owners[title] = [(o.party, o.countries) for o in owners_of(self.conn, title)]
-        return any(p == party and c & countries for p, c in self._owners[title])
-
-    def _grantors_of(
-        self, title: str, party: str
-    ) -> list[tuple[str, frozenset[str], frozenset[str]]]:
-        key = (title, party)
-        if key not in self._received:
-            rows = self.conn.execute(
-                _RECEIVED,
-                {
-                    "title": title,
-                    "party": party,
-                    "first": self.period.first,
-                    "last": self.period.last,
-                },
-            )
-            self._received[key] = [
-                (r.grantor_id, countries_of(r.territory), rights_of(r.rights)) for r in rows
-            ]
-        return self._received[key]
+    def from_owner(
+        self, title: str, grantor: str, holder: str, countries: frozenset[str]
+    ) -> tuple[str, ...] | None:
+        """The chain of a grant the owner of some of `countries` made (or reserved), else
+        None."""
+        if not self._owners.get(title, _NO_OWNERS).get(grantor, _NOWHERE) & countries:
+            return None
+        pair = (grantor, holder)
+        chain = self._pairs.get(pair)
+        if chain is None:
+            chain = self._pairs[pair] = (holder,) if grantor == holder else pair
+        return chain
 
     def of(
         self,
@@ -307,12 +357,13 @@ class _Chains:
         countries: frozenset[str],
         rights: frozenset[str],
     ) -> tuple[str, ...]:
+        owners = self._owners.get(title, _NO_OWNERS)
         chain = [holder] if grantor == holder else [grantor, holder]
         party = grantor
-        while not self._is_owner(title, party, countries) and len(chain) < CHAIN_DEPTH:
+        while not owners.get(party, _NOWHERE) & countries and len(chain) < CHAIN_DEPTH:
             upstream = [
                 g
-                for g, c, r in self._grantors_of(title, party)
+                for g, c, r in self._received.get((title, party), ())
                 if c & countries and r & rights and g not in chain
             ]
             if not upstream:
@@ -320,6 +371,10 @@ class _Chains:
             party = upstream[0]
             chain.insert(0, party)
         return tuple(chain)
+
+
+_NOWHERE: frozenset[str] = frozenset()
+_NO_OWNERS: dict[str, frozenset[str]] = {}
 
 
 # -- avails --------------------------------------------------------------------------

@@ -122,6 +122,55 @@ def test_a_terminated_grant_stops_holding_the_day_after_termination(run: Run) ->
     assert holders_of(run, "--territory", "CN", "--on", "2020-07-01") == []
 
 
+def test_an_amended_grant_holds_to_its_new_end_and_not_beyond(run: Run) -> None:
+    seed_real(run, status="signed")  # G1 runs through 2026-12-31
+    run("grant", "amend", "G1", "--end", "2021-12-31", "--reason", "cut short")
+    assert [h["grant"] for h in holders_of(run, "--territory", "CN", "--on", "2021-12-31")] == [
+        "G1"
+    ]
+    assert holders_of(run, "--territory", "CN", "--on", "2022-01-01") == []
+    run("grant", "amend", "G1", "--end", "2028-12-31", "--reason", "extension")
+    assert [h["end"] for h in holders_of(run, "--territory", "CN", "--on", "2028-06-30")] == [
+        "2028-12-31"
+    ]
+    assert holders_of(run, "--territory", "CN", "--on", "2029-01-01") == []
+
+
+def test_a_grant_starting_on_a_release_holds_from_that_day_once_the_date_is_known(
+    run: Run,
+) -> None:
+    seed_real(run, status="signed")
+    run("agreement", "add", "RP-IQ", "--parties", "real-producer,iqiyi", "--status", "signed")
+    add_grant(
+        run,
+        "RP-IQ",
+        "real-producer",
+        "iqiyi",
+        "svod",
+        "TW",
+        "theatrical+90d",
+        "2030-12-31",
+        "exclusive",
+    )
+    # While the release date is unknown the start is TBD: the grant may already hold.
+    [tbd] = holders_of(run, "--territory", "TW", "--on", "2018-01-01", "--rights", "svod")
+    assert (tbd["holder"], tbd["start"]) == ("iqiyi", None)
+    run(
+        "title",
+        "event",
+        "real",
+        "--kind",
+        "theatrical",
+        "--territory",
+        "TW",
+        "--date",
+        "2018-03-01",
+    )
+    assert holders_of(run, "--territory", "TW", "--on", "2018-01-01", "--rights", "svod") == []
+    [known] = holders_of(run, "--territory", "TW", "--on", "2018-06-01", "--rights", "svod")
+    assert (known["holder"], known["start"]) == ("iqiyi", "2018-05-30")
+
+
 def test_pending_grants_are_shown_and_marked(run: Run) -> None:
     seed_real(run, status="mou")
     [holding] = holders_of(run, "--territory", "CN", "--on", "2020-01-01")

@@ -547,6 +547,11 @@ STATE_TAMPERING: list[tuple[str, list[str], str]] = [
         "grant_territory row grant_id=1, code=HK",
     ),
     (
+        "stretch a grant's days in the holders lookup",
+        ["UPDATE grant_territory SET to_day = '9999-12-31' WHERE grant_id = 1"],
+        "grant_territory row grant_id=1, code=CN, excluded=",
+    ),
+    (
         "insert a fake grant",
         [
             "INSERT INTO rights_grant (id, agreement_ref, title_id, grantor_id, grantee_id, "

@@ -67,3 +67,44 @@ def test_migrations_downgrade_to_nothing_and_back(db_url: str) -> None:
 
 def test_the_schema_head_every_command_checks_is_the_newest_migration() -> None:
     assert head_revision() == SCHEMA_HEAD
+
+
+def test_upgrading_an_existing_ledger_gives_its_territory_terms_their_grants_days(
+    db_url: str,
+) -> None:
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+    upgrade(engine, "0002")
+    rows = [
+        "INSERT INTO party (id, name) VALUES ('owner', 'Owner'), ('licensee', 'Licensee')",
+        "INSERT INTO title (id, name, kind) VALUES ('real', 'Real', 'film')",
+        "INSERT INTO agreement (ref, status, standing) VALUES ('A-1', 'signed', 'signed')",
+    ]
+    grant = (
+        "INSERT INTO rights_grant (id, agreement_ref, title_id, grantor_id, grantee_id, rights,"
+        " territory, start, exclusivity, first_day, last_day, recorded_seq) VALUES"
+        " ({id}, 'A-1', 'real', 'owner', 'licensee', 'svod', 'WW -CN', '{start}', 'exclusive',"
+        " {first}, {last}, {id})"
+    )
+    rows.append(grant.format(id=1, start="2020-01-01", first="'2020-01-01'", last="'2024-12-31'"))
+    rows.append(grant.format(id=2, start="theatrical+90d", first="NULL", last="NULL"))
+    rows.append(
+        "INSERT INTO grant_territory (grant_id, code, excluded) VALUES"
+        " (1, 'WW', :no), (1, 'CN', :yes), (2, 'WW', :no), (2, 'CN', :yes)"
+    )
+    with engine.begin() as conn:
+        for statement in rows:
+            conn.execute(text(statement), {"no": False, "yes": True})
+    upgrade(engine)
+    with engine.connect() as conn:
+        terms = conn.execute(
+            text("SELECT grant_id, code, from_day, to_day FROM grant_territory ORDER BY 1, 2")
+        ).all()
+    spans = {(grant_id, code): (str(first), str(last)) for grant_id, code, first, last in terms}
+    assert spans == {
+        (1, "CN"): ("2020-01-01", "2024-12-31"),
+        (1, "WW"): ("2020-01-01", "2024-12-31"),
+        (2, "CN"): ("0001-01-01", "9999-12-31"),
+        (2, "WW"): ("0001-01-01", "9999-12-31"),
+    }
