@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli.main import cli
+from ledger.persistence.schema import Base
+from ledger.services import transfer
+from ledger.services.transfer import DEFERRED_INDEXES
 from tests.conftest import SHARED, as_json, seed_real
 
 Run = Callable[..., Result]
@@ -188,3 +192,61 @@ def test_an_ema_export_names_countries_and_reads_back_as_the_group(
     back = _fresh(tmp_path, "back.db")
     back("import", str(exported))
     assert [g["territory"] for g in _grants(back)] == ["CN", "GREATER-CHINA -CN"]
+
+
+def _indexes(tmp_path: Path, name: str) -> set[str]:
+    with sqlite3.connect(tmp_path / name) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+    return {name for (name,) in rows}
+
+
+def _catalogue(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "catalogue.csv"
+    header = "agreement,title,grantor,grantee,rights,territory,start,end,exclusivity,status\n"
+    path.write_text(header + "".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+CATALOGUE = [
+    "NS-1,real,northstar,iqiyi,svod,CN,2018-01-01,2020-12-31,exclusive,signed",
+    "NS-2,real,northstar,netflix,svod,WW -CN,2018-01-01,2020-12-31,exclusive,signed",
+    "NS-3,real,northstar,cgv,theatrical,KR,2018-01-01,2018-12-31,exclusive,mou",
+]
+
+
+def test_every_index_a_large_import_sets_aside_is_one_the_schema_defines() -> None:
+    defined = {index.name for table in Base.metadata.tables.values() for index in table.indexes}
+    assert defined >= DEFERRED_INDEXES
+
+
+def test_a_large_import_builds_the_indexes_it_set_aside_before_it_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transfer, "REINDEX_FROM", 1)
+    run = _fresh(tmp_path, "ledger.db")
+    run("db", "upgrade")
+    before = _indexes(tmp_path, "ledger.db")
+    assert before >= DEFERRED_INDEXES
+    run("import", str(_catalogue(tmp_path, CATALOGUE)), "--owner", "northstar")
+    assert _indexes(tmp_path, "ledger.db") == before
+    holders = as_json(run("holders", "--territory", "CN", "--on", "2019-01-01", "--format", "json"))
+    assert [h["holder"] for h in holders] == ["iqiyi"]
+    assert "intact" in run("verify").stdout
+
+
+def test_a_large_import_that_fails_or_is_a_dry_run_leaves_every_index_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transfer, "REINDEX_FROM", 1)
+    run = _fresh(tmp_path, "ledger.db")
+    run("db", "upgrade")
+    before = _indexes(tmp_path, "ledger.db")
+    run("import", str(_catalogue(tmp_path, CATALOGUE)), "--owner", "northstar", "--dry-run")
+    assert _indexes(tmp_path, "ledger.db") == before
+    clash = "NS-4,real,northstar,youku,svod,CN,2019-01-01,2019-12-31,exclusive,signed"
+    result = run(
+        "import", str(_catalogue(tmp_path, [*CATALOGUE, clash])), "--owner", "northstar", expect=1
+    )
+    assert "row 5" in result.stderr
+    assert _indexes(tmp_path, "ledger.db") == before
+    assert as_json(run("grant", "list", "--format", "json")) == []
