@@ -80,7 +80,7 @@ import re
 import warnings
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -349,7 +349,7 @@ def _read_sheet(
                 extras[column] = value
         if label:
             extras["Sheet"] = label
-        row = replace(row, extras=extras)
+        row = row._replace(extras=extras)
         if pending is not None and _same_grant(pending, row, pending_parts[1], excludes):
             pending_parts[0].extend(i for i in includes if i not in pending_parts[0])
             continue
@@ -368,7 +368,7 @@ def _same_grant(
     return (
         bool(avail)
         and first_excludes == second_excludes
-        and replace(first, row=0, territory="") == replace(second, row=0, territory="")
+        and first._replace(row=0, territory="") == second._replace(row=0, territory="")
     )
 
 
@@ -380,7 +380,7 @@ def _with_territory(row: GrantRow, includes: list[str], excludes: list[str]) -> 
     # An unknown code is kept as written: the import reports it with its row.
     with contextlib.suppress(BadInput):
         text = compact(parse_territory(text).countries)
-    return replace(row, territory=text)
+    return row._replace(territory=text)
 
 
 def territory_text(includes: Sequence[str], excludes: Sequence[str]) -> str:

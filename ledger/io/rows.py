@@ -11,14 +11,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NamedTuple
 
 from ledger.errors import BadInput
 
 
-@dataclass(frozen=True)
-class GrantRow:
-    """One grant as written in a file (CSV line or EMA Avails row)."""
+class GrantRow(NamedTuple):
+    """One grant as written in a file (CSV line or EMA Avails row). A named tuple: an
+    import reads a million of these."""
 
     row: int
     """1-based row in the source file: CSV line with the header as 1; spreadsheet row."""
@@ -45,7 +46,7 @@ class GrantRow:
     title_name: str = ""
     grantor_name: str = ""
     grantee_name: str = ""
-    extras: Mapping[str, str] = field(default_factory=dict)
+    extras: Mapping[str, str] = MappingProxyType({})
     """External references kept as written (AvailID, ContentID, FormatProfile, ...)."""
 
 

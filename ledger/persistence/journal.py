@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache, partial
 from itertools import chain
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection, Table, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
@@ -36,8 +36,11 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """One journal entry; its fields are the journal's columns, in order (`JOURNAL_COLUMNS`),
+    so that an entry is also the row that records it. A named tuple: an import makes a
+    million of these."""
+
     seq: int
     recorded_at: str
     actor: str
@@ -112,7 +115,7 @@ class JournalWriter:
         self.prev_hash = GENESIS
         self.recorded_at = ""
         self._opened = False
-        self._rows: list[tuple[Any, ...]] = []
+        self._rows: list[Entry] = []
         self._hash_checked = False
         self.defer: Callable[[Callable[[], None]], None] | None = None
         """Set by a bulk import: `flush` hands its insert to this (which runs it later, in
@@ -156,9 +159,7 @@ class JournalWriter:
         digest = self._hash(seq, kind, subject, reason, body)
         entry = Entry(seq, recorded_at, actor, kind, subject, reason, body, prev_hash, digest)
         self.prev_hash = digest
-        # Tuples in column order, not `asdict` (it deep-copies): an import appends a
-        # million of these.
-        self._rows.append((seq, recorded_at, actor, kind, subject, reason, body, prev_hash, digest))
+        self._rows.append(entry)
         if len(self._rows) >= BATCH:
             self.flush()
         return entry
@@ -208,17 +209,7 @@ class JournalWriter:
                 self.defer(write)
 
 
-JOURNAL_COLUMNS = (
-    "seq",
-    "recorded_at",
-    "actor",
-    "kind",
-    "subject",
-    "reason",
-    "payload",
-    "prev_hash",
-    "hash",
-)
+JOURNAL_COLUMNS = Entry._fields
 
 # The string encoder `json.dumps(..., ensure_ascii=False)` uses (the C one when built).
 _string: Callable[[str], str] = json.encoder.encode_basestring

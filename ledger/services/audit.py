@@ -95,7 +95,7 @@ def _replay(source: Iterable[Entry], conn: Connection, copy_journal: bool) -> in
             projector.apply(entry)
             count += 1
             if copy_journal:
-                batch.append(entry.__dict__.copy())
+                batch.append(entry._asdict())
                 if len(batch) >= 5000:
                     conn.execute(insert(J), batch)
                     batch.clear()
@@ -351,7 +351,7 @@ def export_journal(engine: Engine, stream: IO[str]) -> int:
     count = 0
     with engine.connect() as conn:
         for entry in entries(conn):
-            stream.write(json.dumps(entry.__dict__, sort_keys=True, ensure_ascii=False) + "\n")
+            stream.write(json.dumps(entry._asdict(), sort_keys=True, ensure_ascii=False) + "\n")
             count += 1
     return count
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -168,7 +167,7 @@ def test_write_csv_then_read_csv_gives_the_same_rows(rows: list[GrantRow]) -> No
         path = Path(folder) / "round.csv"
         path.write_text(stream.getvalue(), encoding="utf-8")
         back = read_csv(path)
-    assert back == [replace(row, row=number) for number, row in enumerate(rows, start=2)]
+    assert back == [row._replace(row=number) for number, row in enumerate(rows, start=2)]
 
 
 def test_write_csv_writes_only_the_header_for_no_rows() -> None:

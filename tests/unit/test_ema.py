@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tempfile
 import warnings
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -345,8 +344,8 @@ def test_write_ema_then_read_ema_gives_the_same_grants(rows: list[GrantRow]) -> 
         # names countries rather than groups: the territory comes back as the same countries.
         expected_extras = {**original.extras, "AvailID": f"{original.agreement}-{number}"}
         assert _countries(read.territory) == _countries(original.territory)
-        assert replace(read, row=0, territory="") == replace(
-            original, extras=expected_extras, territory=""
+        assert read._replace(row=0, territory="") == original._replace(
+            extras=expected_extras, territory=""
         )
 
 
