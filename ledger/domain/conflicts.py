@@ -558,18 +558,20 @@ def plainly_clear(
     """Whether `check_grant(proposed, existing, owners)` is certainly empty, decided
     without the region algebra (False means only "ask the engine").
 
-    True when P's grantor owns every country of P (so it holds the whole scope at
-    exclusive strength: no `no-rights-in`, no `no-exclusive-rights-in`, whatever it
-    received), and no other grant can collide or bind: with other grants present P
-    carries no holdbacks, none of them carries holdbacks, and each goes to P's grantee
-    or neither it nor P is exclusive or sole. Raises the same `BadInput` as `check_grant`
+    True when P's grantor holds the whole of P at P's strength: it owns every country of
+    P (so it holds every cell at exclusive strength), or one signed grant to it covers
+    every cell of P at least as strongly (a sublicence inside what its licensor received:
+    no `no-rights-in`, no `no-exclusive-rights-in`, whatever else it received) -- and no
+    other grant can collide or bind: with other grants present P carries no holdbacks,
+    none of them carries holdbacks, and each one goes to P's grantee, or to P's grantor
+    (upstream of P, which a licence never collides with: it is not a reservation), or
+    neither it nor P is exclusive or sole. Raises the same `BadInput` as `check_grant`
     for a malformed proposal; a malformed other grant is left to the engine.
     """
     _validate(proposed)
     owned = [o.countries for o in owners if o.party == proposed.grantor]
-    if not owned or not proposed.countries <= frozenset().union(*owned):
-        return False
-    if not existing:
+    held = bool(owned) and proposed.countries <= frozenset().union(*owned)
+    if held and not existing:
         return True
     if proposed.holdbacks and not proposed.is_reservation:
         return False
@@ -579,9 +581,32 @@ def plainly_clear(
             return False
         if grant.holdbacks:
             return False
+        if grant.grantee == proposed.grantor and not grant.is_reservation:
+            held = held or _holds_all(grant, proposed)
+            continue
         if grant.grantee != proposed.grantee and (binding or grant.exclusivity in _BINDING):
             return False
-    return True
+    return held
+
+
+def _holds_all(received: GrantView, proposed: GrantView) -> bool:
+    """Whether `received`, a grant to P's grantor, gives it every cell of P (as `grant_box`
+    draws both) at P's strength or more, for good (signed)."""
+    if received.status != "signed":
+        return False
+    if STRENGTH[received.exclusivity] < STRENGTH[proposed.exclusivity]:
+        return False
+    if not (proposed.rights <= received.rights and proposed.countries <= received.countries):
+        return False
+    if received.languages is not None and (
+        proposed.languages is None or not proposed.languages <= received.languages
+    ):
+        return False
+    first = date.min if proposed.start is None else proposed.start
+    last = date.max if proposed.end is None else proposed.end
+    return (received.start is None or received.start <= first) and (
+        received.end is None or last <= received.end
+    )
 
 
 def check_grant(

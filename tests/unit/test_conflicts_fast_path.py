@@ -61,8 +61,38 @@ def _plain(grant: GrantView, grantor: str, draw: st.DrawFn) -> GrantView:
     )
 
 
+@st.composite
+def sublicence_ledgers(draw: st.DrawFn) -> Ledger:
+    """A licensee sublicenses inside (or around the edge of) a grant it received, beside
+    whatever else the title holds: the sublicence shortcut's ground."""
+    proposed, existing, owners = draw(ledgers())
+    licensee = draw(st.sampled_from(["a", "b"]))
+    proposed = replace(
+        proposed, grantor=licensee, grantee=draw(st.sampled_from(["b", "c"])), holdbacks=()
+    )
+    widen = draw(st.booleans())
+    received = replace(
+        proposed,
+        id="G-up",
+        grantor=draw(st.sampled_from(["owner", "a"])),
+        grantee=licensee,
+        status=draw(st.sampled_from(["signed", "signed", "mou"])),
+        exclusivity=draw(st.sampled_from(["exclusive", "sole", "non-exclusive"])),
+        rights=proposed.rights | (frozenset({"r4"}) if widen else frozenset()),
+        countries=proposed.countries if draw(st.booleans()) else frozenset(COUNTRIES),
+        languages=draw(st.sampled_from([proposed.languages, None, frozenset({"ko"})])),
+        start=draw(st.sampled_from([proposed.start, None, date(2030, 1, 5)])),
+        end=draw(st.sampled_from([proposed.end, None, date(2030, 1, 10)])),
+        holdbacks=(),
+        recorded_seq=0,
+    )
+    if draw(st.booleans()):
+        existing = [replace(g, holdbacks=()) for g in existing]
+    return proposed, [received, *existing], owners
+
+
 @settings(max_examples=400, deadline=None)
-@given(st.one_of(ledgers(), plain_ledgers()))
+@given(st.one_of(ledgers(), plain_ledgers(), sublicence_ledgers()))
 def test_plainly_clear_only_when_the_engine_finds_nothing(ledger: Ledger) -> None:
     proposed, existing, owners = ledger
     if plainly_clear(proposed, existing, owners):
@@ -165,3 +195,28 @@ def test_the_shortcut_is_taken_and_right_beside_grants_that_bind_nobody(ledger: 
         return
     assert plainly_clear(proposed, existing, owners)
     assert check_grant(proposed, existing, owners) == []
+
+
+def test_the_shortcut_is_taken_for_a_sublicence_inside_what_its_grantor_received() -> None:
+    owner = OwnershipView("owner", frozenset(COUNTRIES))
+    received = _view("G1", "owner", "a", "exclusive")
+    sublicence = replace(
+        _view("line 1", "a", "b", "exclusive"),
+        countries=frozenset({"AA"}),
+        start=date(2030, 6, 1),
+        end=date(2030, 12, 31),
+    )
+    assert plainly_clear(sublicence, [received], [owner])
+    assert check_grant(sublicence, [received], [owner]) == []
+
+
+def test_the_shortcut_is_not_taken_for_a_sublicence_beyond_what_was_received() -> None:
+    owner = OwnershipView("owner", frozenset(COUNTRIES))
+    received = _view("G1", "owner", "a", "exclusive")
+    longer = replace(_view("line 1", "a", "b", "exclusive"), end=date(2032, 12, 31))
+    weaker = _view("G1", "owner", "a", "non-exclusive")
+    pending = replace(received, status="mou")
+    sublicence = _view("line 1", "a", "b", "exclusive")
+    for upstream, proposed in ((received, longer), (weaker, sublicence), (pending, sublicence)):
+        assert not plainly_clear(proposed, [upstream], [owner])
+        assert check_grant(proposed, [upstream], [owner]) != []
