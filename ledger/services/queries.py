@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -26,6 +24,7 @@ from ledger.persistence.schema import (
     RightsGrant,
     Title,
 )
+from ledger.services.collector import collector_paused
 from ledger.services.views import (
     countries_of,
     grant_label,
@@ -184,7 +183,7 @@ def who_holds(
     facts: dict[tuple[str, str], _Facts | None] = {}
     holdings: list[Holding] = []
     upstream_later: list[tuple[int, _Facts]] = []
-    with _collector_paused():
+    with collector_paused():
         for (
             grant_id,
             title_id,
@@ -272,19 +271,6 @@ def _facts(
         _compact_territory(territory),
         tuple(sorted(overlap)),
     )
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Keep Python's cyclic garbage collector from walking every object made so far, again
-    and again, while tens of thousands of (acyclic) tuples are built."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _common_groups(countries: frozenset[str]) -> frozenset[str]:

@@ -10,10 +10,11 @@ memory, so a million-row file needs no more memory than a thousand-row one.
 from __future__ import annotations
 
 import json
+import os
 import queue
 import threading
 from array import array
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
@@ -53,6 +54,7 @@ from ledger.persistence.schema import (
     Title,
 )
 from ledger.services.checks import CheckResult, ReportedConflict, explain
+from ledger.services.collector import collector_paused
 from ledger.services.ledger import Ledger, next_grant_id
 from ledger.services.queries import granted_end
 from ledger.services.unit_of_work import Work
@@ -77,6 +79,8 @@ Progress = Callable[[int], None]
 
 CHUNK = 1000
 """Rows read, looked up and written together."""
+READ_AHEAD = 4
+"""Chunks read and looked up ahead of the one being checked."""
 OPEN_TITLES = 256
 """Titles whose grants an import keeps at hand; one seen again later is read back."""
 IMPORT_CACHE_KIB = 64 * 1024
@@ -270,7 +274,7 @@ def import_rows(
         rows = list(rows)  # a retried transaction reads them again
 
     def step(work: Work) -> ImportSummary:
-        with _bulk_cache(work.conn):
+        with _bulk_cache(work.conn), collector_paused():
             set_aside = _set_aside_indexes(work.conn, rows)
             run = _Import(work, source, owner, owner_from_grantor, dry_run)
             try:
@@ -326,8 +330,10 @@ def _set_aside_indexes(conn: Connection, rows: Iterable[GrantRow]) -> list[Index
 def _rebuild(conn: Connection, indexes: list[Index]) -> None:
     if not indexes:
         return
-    # Sorting a million keys takes memory beside the page cache: a smaller one meanwhile.
+    # Sorting a million keys takes memory beside the page cache: a smaller one meanwhile,
+    # and a second thread for SQLite's sorter on a machine that has a second core.
     conn.exec_driver_sql(f"PRAGMA cache_size=-{REBUILD_CACHE_KIB}")
+    conn.exec_driver_sql(f"PRAGMA threads={min(2, os.cpu_count() or 1) - 1}")
     for index in indexes:
         index.create(conn)
 
@@ -431,7 +437,7 @@ class _Import:
         self.titles: set[str] = set()
         self.agreements: set[str] = set()
         self.terminated: set[str] = set()
-        self.looked_up: set[tuple[str, str]] = set()
+        self.looked_up: dict[str, set[str]] = {"party": set(), "title": set(), "agreement": set()}
         # Titles this import created and has not written a grant on yet: known empty.
         self.fresh: dict[str, str] = {}
         # Numbered under the journal's lock, as `add_grant` does (the whole-ledger import
@@ -456,11 +462,16 @@ class _Import:
     def feed(self, rows: Iterable[GrantRow], progress: Progress | None) -> ImportSummary:
         unreadable: list[tuple[int, str]] = []
         stream = rows.rows(unreadable) if isinstance(rows, RowFile) else iter(rows)
-        upcoming = self._read(stream, unreadable)
-        while upcoming is not None:
-            chunk, parsed, errors, found = upcoming
-            # The next chunk is read, parsed and looked up while this one is checked.
-            upcoming = self._read(stream, unreadable)
+        # The next chunks are read, parsed and looked up while this one is checked: their
+        # look-ups wait on the writer thread behind the writes queued before them, and a
+        # few chunks ahead they are answered by the time they are needed.
+        ahead: deque[Chunk] = deque()
+        while True:
+            while len(ahead) < READ_AHEAD and (upcoming := self._read(stream, unreadable)):
+                ahead.append(upcoming)
+            if not ahead:
+                break
+            chunk, parsed, errors, found = ahead.popleft()
             self.errors.extend(errors)
             self._learn(found.result())
             # What the rows name first, then their grants: the grant rows of a chunk are
@@ -494,9 +505,7 @@ class _Import:
             self.background.abandon()
         self.work.journal.defer = self.work.projector.defer = None
 
-    def _read(
-        self, stream: Iterator[GrantRow], unreadable: list[tuple[int, str]]
-    ) -> tuple[list[GrantRow], list[Parsed], list[tuple[int, str]], Future[Found]] | None:
+    def _read(self, stream: Iterator[GrantRow], unreadable: list[tuple[int, str]]) -> Chunk | None:
         """The next chunk: its rows, those parsed, its errors (in the order a file is
         read), and what the ledger has of the parties, titles and agreements it names."""
         chunk = list(islice(stream, CHUNK))
@@ -527,8 +536,9 @@ class _Import:
             wanted["title"].add(spec.title)
             wanted["agreement"].add(spec.agreement)
         for kind, names in wanted.items():
-            names -= {name for name in names if (kind, name) in self.looked_up}
-            self.looked_up.update((kind, name) for name in names)
+            seen = self.looked_up[kind]
+            wanted[kind] = names.difference(seen)
+            seen |= names
         return wanted
 
     def _learn(self, found: Found) -> None:
@@ -726,6 +736,9 @@ def _row_body(grant_id: int, spec: GrantSpec) -> str:
 
 Parsed = tuple[GrantRow, GrantSpec, str]
 Found = tuple[set[str], set[str], dict[str, str]]
+Chunk = tuple[list[GrantRow], list[Parsed], list[tuple[int, str]], Future[Found]]
+"""Rows read together: the rows, those parsed, the errors met, what the ledger has of the
+parties, titles and agreements they name."""
 
 
 def _look_up(conn: Connection, wanted: dict[str, set[str]]) -> Found:
