@@ -185,40 +185,8 @@ class _RowMaker:
         for column, position in self.extras:
             if position < width and (cell := record[position].strip()):
                 extras[column] = cell
-        (
-            agreement,
-            title,
-            grantor,
-            grantee,
-            rights,
-            territory,
-            start,
-            end,
-            exclusivity,
-            language,
-            status,
-            title_name,
-            grantor_name,
-            grantee_name,
-        ) = values
-        return GrantRow(
-            row=line,
-            agreement=agreement,
-            title=title,
-            grantor=grantor,
-            grantee=grantee,
-            rights=rights,
-            territory=territory,
-            start=start,
-            end=end,
-            exclusivity=exclusivity,
-            language=language,
-            status=status,
-            title_name=title_name,
-            grantor_name=grantor_name,
-            grantee_name=grantee_name,
-            extras=extras,
-        )
+        # `values` come in GrantRow's field order, after `row` (a test keeps it so).
+        return GrantRow._make((line, *values, extras))
 
 
 def write_csv(rows: Iterable[GrantRow], stream: TextIO, extra_columns: Sequence[str] = ()) -> int:

@@ -553,6 +553,20 @@ class _Import:
     def _create_missing(self, row: GrantRow, spec: GrantSpec, status: str) -> bool:
         """Record the parties, title and agreement the row names but the ledger lacks;
         False (and an error) when the row cannot be imported."""
+        known = (
+            spec.agreement in self.agreements
+            and spec.title in self.titles
+            and spec.grantor in self.parties
+            and spec.grantee in self.parties
+        )
+        if not known and not self._record_missing(row, spec, status):
+            return False
+        if spec.agreement in self.terminated:
+            self.errors.append((row.row, f"agreement {spec.agreement} is terminated"))
+            return False
+        return True
+
+    def _record_missing(self, row: GrantRow, spec: GrantSpec, status: str) -> bool:
         work = self.work
         names = {spec.grantor: row.grantor_name, spec.grantee: row.grantee_name}
         for party in (spec.grantor, spec.grantee):
@@ -612,9 +626,6 @@ class _Import:
             )
             self.agreements.add(spec.agreement)
             self.summary.agreements.append(spec.agreement)
-        if spec.agreement in self.terminated:
-            self.errors.append((row.row, f"agreement {spec.agreement} is terminated"))
-            return False
         return True
 
     def _scope(self, title: str) -> TitleScope:

@@ -160,7 +160,7 @@ def proposed_view(
     spec: GrantSpec, events: Iterable[EventDate], label: str, status: str = "signed", seq: int = 0
 ) -> GrantView:
     """A proposed grant as the engine sees it, its window resolved against release events."""
-    events = list(events)
+    events = events if isinstance(events, list) else list(events)
     countries = spec.territory.countries
     first = resolve_start(spec.start, countries, events)
     last = resolve_last_day(spec.end, first, countries, events)
@@ -183,7 +183,9 @@ def proposed_view(
                 resolve_last_day(h.until, None, h.territory.countries, events),
             )
             for h in spec.holdbacks
-        ),
+        )
+        if spec.holdbacks
+        else (),
         recorded_seq=seq,
     )
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import BadInput
-from ledger.io.csv_format import CSV_COLUMNS, read_csv, write_csv
+from ledger.io.csv_format import CSV_COLUMNS, NAME_COLUMNS, read_csv, write_csv
 from ledger.io.rows import GrantRow, RowErrors, slugify
 
 HEADER = ",".join(CSV_COLUMNS)
@@ -174,3 +174,8 @@ def test_write_csv_writes_only_the_header_for_no_rows() -> None:
     stream = io.StringIO()
     assert write_csv([], stream) == 0
     assert stream.getvalue() == HEADER + "\n"
+
+
+def test_a_rows_fields_follow_the_csv_columns_then_the_name_columns() -> None:
+    # The fast row maker hands a row its values positionally, in this order.
+    assert GrantRow._fields == ("row", *CSV_COLUMNS, *NAME_COLUMNS, "extras")
