@@ -570,7 +570,9 @@ def plainly_clear(
     """
     _validate(proposed)
     owned = [o.countries for o in owners if o.party == proposed.grantor]
-    held = bool(owned) and proposed.countries <= frozenset().union(*owned)
+    held = bool(owned) and proposed.countries <= (
+        owned[0] if len(owned) == 1 else frozenset().union(*owned)
+    )
     if held and not existing:
         return True
     if proposed.holdbacks and not proposed.is_reservation:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import sys
 import threading
 from array import array
 from collections import OrderedDict, deque
@@ -353,6 +354,13 @@ class _Background:
 
     QUEUED = 8
     """Jobs waiting at most (each a flush of a few thousand rows): bounds the memory."""
+    SWITCH_INTERVAL = 0.0005
+    """Seconds a thread holding the GIL keeps it while another waits, during an import.
+
+    The writer needs the GIL back between two statements (to bind the next rows), and
+    the importing thread, busy in Python, holds it: at Python's usual 5 ms the writer
+    spends much of its time waiting for it, and SQLite's second core idles. At 0.5 ms a
+    million-grant import takes a sixth less time (0.2 ms: no better)."""
 
     def __init__(self, threaded: bool) -> None:
         self._jobs: queue.Queue[tuple[Callable[[], Any], Future[Any]] | None] = queue.Queue(
@@ -360,7 +368,9 @@ class _Background:
         )
         self._failure: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._interval = sys.getswitchinterval()
         if threaded:
+            sys.setswitchinterval(self.SWITCH_INTERVAL)
             self._thread = threading.Thread(target=self._work, name="import-writer", daemon=True)
             self._thread.start()
 
@@ -392,6 +402,7 @@ class _Background:
             self._jobs.put(None)
             self._thread.join()
             self._thread = None
+            sys.setswitchinterval(self._interval)
 
     def abandon(self) -> None:
         """Skip the jobs still queued (the transaction is being given up) and stop."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -250,3 +251,14 @@ def test_a_large_import_that_fails_or_is_a_dry_run_leaves_every_index_in_place(
     assert "row 5" in result.stderr
     assert _indexes(tmp_path, "ledger.db") == before
     assert as_json(run("grant", "list", "--format", "json")) == []
+
+
+def test_an_import_leaves_the_interpreters_thread_switching_as_it_found_it(
+    tmp_path: Path,
+) -> None:
+    run = _fresh(tmp_path, "ledger.db")
+    before = sys.getswitchinterval()
+    run("import", str(_catalogue(tmp_path, CATALOGUE)), "--owner", "northstar")
+    clash = "NS-4,real,northstar,youku,svod,CN,2019-01-01,2019-12-31,exclusive,signed"
+    run("import", str(_catalogue(tmp_path, [clash])), expect=1)
+    assert sys.getswitchinterval() == before
