@@ -309,7 +309,9 @@ class _Chains:
             query = query.where(O.c.title_id == title)
         for title_id, party, territory in conn.execute(query):
             owned = self._owners.setdefault(title_id, {})
-            owned[party] = owned.get(party, _NOWHERE) | countries_of(territory)
+            countries = countries_of(territory)  # shared, cached: not copied per title
+            before = owned.get(party)
+            owned[party] = countries if before is None else before | countries
 
     def received(
         self,
@@ -320,7 +322,12 @@ class _Chains:
         rights: frozenset[str],
     ) -> None:
         """`grantee` holds `rights` in `countries` of `title` from `grantor`."""
-        self._received.setdefault((title, grantee), []).append((grantor, countries, rights))
+        key = (title, grantee)
+        grants = self._received.get(key)
+        if grants is None:
+            self._received[key] = [(grantor, countries, rights)]
+        else:
+            grants.append((grantor, countries, rights))
 
     def from_owner(
         self, title: str, grantor: str, holder: str, countries: frozenset[str]
