@@ -189,8 +189,8 @@ def import_(
         warn(f"{file.name} row {conflict.line}: warn: {conflict.kind}: {conflict.message}")
     verb = "would import" if dry_run else "imported"
     click.echo(
-        f"{verb} {summary.grants} grants; created {len(summary.parties)} parties, "
-        f"{len(summary.titles)} titles, {len(summary.agreements)} agreements"
+        f"{verb} {summary.grants} grants; created {summary.parties} parties, "
+        f"{summary.titles} titles, {summary.agreements} agreements"
     )
 
 

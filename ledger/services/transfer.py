@@ -55,7 +55,7 @@ from ledger.persistence.schema import (
     Title,
 )
 from ledger.services.checks import CheckResult, ReportedConflict, explain
-from ledger.services.collector import collector_paused
+from ledger.services.collector import collector_paused, sweep_young
 from ledger.services.ledger import Ledger, next_grant_id
 from ledger.services.queries import granted_end
 from ledger.services.unit_of_work import Work
@@ -82,6 +82,13 @@ CHUNK = 1000
 """Rows read, looked up and written together."""
 READ_AHEAD = 4
 """Chunks read and looked up ahead of the one being checked."""
+SWEEP_EVERY = 10
+"""Chunks between two sweeps of the reference cycles they left (the collector is paused)."""
+KNOWN_NAMES = 100_000
+"""Names of each kind an import keeps in mind. Far more than the rows in flight (those
+read ahead, those whose new parties, titles and agreements wait in the projector for
+their flush) could name: a name forgotten was written before any look-up that misses
+it could be made."""
 OPEN_TITLES = 256
 """Titles whose grants an import keeps at hand; one seen again later is read back."""
 IMPORT_CACHE_KIB = 64 * 1024
@@ -225,21 +232,12 @@ def read_deal(path: Path) -> tuple[list[GrantSpec], list[int]]:
 @dataclass
 class ImportSummary:
     grants: int = 0
-    parties: list[str] = field(default_factory=list)
-    titles: list[str] = field(default_factory=list)
-    agreements: list[str] = field(default_factory=list)
+    parties: int = 0
+    """Parties, titles and agreements created."""
+    titles: int = 0
+    agreements: int = 0
     warnings: list[ReportedConflict] = field(default_factory=list)
     dry_run: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "grants": self.grants,
-            "parties_created": self.parties,
-            "titles_created": self.titles,
-            "agreements_created": self.agreements,
-            "dry_run": self.dry_run,
-            "warnings": [w.as_json() for w in self.warnings],
-        }
 
 
 class ImportRefused(LedgerError):
@@ -426,6 +424,40 @@ class _Background:
         self._jobs.task_done()
 
 
+class _Names:
+    """The names of one kind (parties, titles or agreements) an import knows the ledger
+    to have: the `KNOWN_NAMES` it met last, so that a file naming a million agreements
+    needs no more memory than one naming a thousand. A name met again after that many
+    others is looked up again: by then the ledger has it (it was written long before)."""
+
+    def __init__(self) -> None:
+        self._names: OrderedDict[str, None] = OrderedDict()
+        self._capacity = KNOWN_NAMES
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._names
+
+    def add(self, name: str) -> None:
+        self._names[name] = None
+        if len(self._names) > self._capacity:
+            self._names.popitem(last=False)
+
+    def update(self, names: Iterable[str]) -> None:
+        for name in names:
+            self.add(name)
+
+    def unknown(self, names: set[str]) -> set[str]:
+        """Those of `names` not in mind; the others are kept in mind as just met (rows
+        read ahead count on them until they are checked)."""
+        missing = set()
+        for name in names:
+            if name in self._names:
+                self._names.move_to_end(name)
+            else:
+                missing.add(name)
+        return missing
+
+
 class _Abandoned(Exception):
     """The import stopped before its queued writes ran."""
 
@@ -444,11 +476,12 @@ class _Import:
         self.summary = ImportSummary(dry_run=dry_run)
         self.errors: list[tuple[int, str]] = []
         self.conflicts: list[ReportedConflict] = []
-        self.parties: set[str] = set()
-        self.titles: set[str] = set()
-        self.agreements: set[str] = set()
+        # What the ledger has (or this import made) that the rows named lately.
+        self.parties = _Names()
+        self.titles = _Names()
+        self.agreements = _Names()
         self.terminated: set[str] = set()
-        self.looked_up: dict[str, set[str]] = {"party": set(), "title": set(), "agreement": set()}
+        self.chunks = 0
         # Titles this import created and has not written a grant on yet: known empty.
         self.fresh: dict[str, str] = {}
         # Numbered under the journal's lock, as `add_grant` does (the whole-ledger import
@@ -483,6 +516,9 @@ class _Import:
             if not ahead:
                 break
             chunk, parsed, errors, found = ahead.popleft()
+            self.chunks += 1
+            if self.chunks % SWEEP_EVERY == 0:
+                sweep_young()
             self.errors.extend(errors)
             self._learn(found.result())
             # What the rows name first, then their grants: the grant rows of a chunk are
@@ -546,16 +582,13 @@ class _Import:
             wanted["party"].update((spec.grantor, spec.grantee))
             wanted["title"].add(spec.title)
             wanted["agreement"].add(spec.agreement)
-        for kind, names in wanted.items():
-            seen = self.looked_up[kind]
-            wanted[kind] = names.difference(seen)
-            seen |= names
-        return wanted
+        known = {"party": self.parties, "title": self.titles, "agreement": self.agreements}
+        return {kind: known[kind].unknown(names) for kind, names in wanted.items()}
 
     def _learn(self, found: Found) -> None:
         parties, titles, agreements = found
-        self.parties |= parties
-        self.titles |= titles
+        self.parties.update(parties)
+        self.titles.update(titles)
         for ref, status in agreements.items():
             self.agreements.add(ref)
             if status == "terminated":
@@ -588,7 +621,7 @@ class _Import:
                     {"id": party, "name": names[party] or party, "country": None},
                 )
                 self.parties.add(party)
-                self.summary.parties.append(party)
+                self.summary.parties += 1
         if spec.title not in self.titles:
             title_owner = self.owner
             if self.owner_from_grantor and self.owner is None:
@@ -622,7 +655,7 @@ class _Import:
             )
             self.titles.add(spec.title)
             self.fresh[spec.title] = title_owner
-            self.summary.titles.append(spec.title)
+            self.summary.titles += 1
         if spec.agreement not in self.agreements:
             work.record(
                 "agreement.added",
@@ -636,7 +669,7 @@ class _Import:
                 },
             )
             self.agreements.add(spec.agreement)
-            self.summary.agreements.append(spec.agreement)
+            self.summary.agreements += 1
         return True
 
     def _scope(self, title: str) -> TitleScope:

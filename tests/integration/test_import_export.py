@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli.main import cli
+from ledger.persistence import projection
 from ledger.persistence.schema import Base
 from ledger.services import transfer
 from ledger.services.transfer import DEFERRED_INDEXES
@@ -262,3 +263,25 @@ def test_an_import_leaves_the_interpreters_thread_switching_as_it_found_it(
     clash = "NS-4,real,northstar,youku,svod,CN,2019-01-01,2019-12-31,exclusive,signed"
     run("import", str(_catalogue(tmp_path, [clash])), expect=1)
     assert sys.getswitchinterval() == before
+
+
+@pytest.mark.parametrize("period", [100, 64], ids=["long forgotten", "forgotten while read ahead"])
+def test_an_agreement_met_again_after_the_import_has_forgotten_it_is_not_made_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, period: int
+) -> None:
+    # An import keeps only the 60 names it met last in mind (in chunks of 2 rows, read 4
+    # chunks ahead); each agreement comes back `period` rows later: long after it was
+    # forgotten, or just as it is about to be, between reading a row and checking it.
+    monkeypatch.setattr(transfer, "CHUNK", 2)
+    monkeypatch.setattr(transfer, "KNOWN_NAMES", 60)
+    monkeypatch.setattr(projection, "BATCH", 2)
+    lines = [
+        f"A-{n % period:03d},real,northstar,licensee-{n % 7},svod,CN,"
+        f"{2000 + n // period}-01-01,{2000 + n // period}-12-31,non-exclusive,signed"
+        for n in range(2 * period)
+    ]
+    run = _fresh(tmp_path, "ledger.db")
+    summary = run("import", str(_catalogue(tmp_path, lines)), "--owner", "northstar").stdout
+    assert f"created 8 parties, 1 titles, {period} agreements" in summary
+    assert len(as_json(run("agreement", "list", "--format", "json"))) == period
+    assert "intact" in run("verify").stdout
