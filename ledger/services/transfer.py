@@ -82,7 +82,7 @@ CHUNK = 1000
 """Rows read, looked up and written together."""
 READ_AHEAD = 4
 """Chunks read and looked up ahead of the one being checked."""
-SWEEP_EVERY = 10
+SWEEP_EVERY = 50
 """Chunks between two sweeps of the reference cycles they left (the collector is paused)."""
 KNOWN_NAMES = 100_000
 """Names of each kind an import keeps in mind. Far more than the rows in flight (those
@@ -424,37 +424,36 @@ class _Background:
         self._jobs.task_done()
 
 
-class _Names:
+class _Names(OrderedDict[str, None]):
     """The names of one kind (parties, titles or agreements) an import knows the ledger
     to have: the `KNOWN_NAMES` it met last, so that a file naming a million agreements
     needs no more memory than one naming a thousand. A name met again after that many
-    others is looked up again: by then the ledger has it (it was written long before)."""
+    others is looked up again: by then the ledger has it (it was written long before).
+    (`name in names` is the dictionary's own test: an import asks it four times a row.)"""
 
     def __init__(self) -> None:
-        self._names: OrderedDict[str, None] = OrderedDict()
-        self._capacity = KNOWN_NAMES
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._names
+        super().__init__()
+        self.capacity = KNOWN_NAMES
 
     def add(self, name: str) -> None:
-        self._names[name] = None
-        if len(self._names) > self._capacity:
-            self._names.popitem(last=False)
+        self[name] = None
+        if len(self) > self.capacity:
+            self.popitem(last=False)
 
-    def update(self, names: Iterable[str]) -> None:
+    def update_names(self, names: Iterable[str]) -> None:
         for name in names:
             self.add(name)
 
     def unknown(self, names: set[str]) -> set[str]:
         """Those of `names` not in mind; the others are kept in mind as just met (rows
         read ahead count on them until they are checked)."""
-        missing = set()
-        for name in names:
-            if name in self._names:
-                self._names.move_to_end(name)
-            else:
-                missing.add(name)
+        missing = {name for name in names if name not in self}
+        if len(self) > self.capacity // 2:
+            # Names may soon be forgotten: not those the rows read ahead count on. (Below
+            # half full, more names than a few chunks can name would have to come first.)
+            for name in names:
+                if name not in missing:
+                    self.move_to_end(name)
         return missing
 
 
@@ -587,8 +586,8 @@ class _Import:
 
     def _learn(self, found: Found) -> None:
         parties, titles, agreements = found
-        self.parties.update(parties)
-        self.titles.update(titles)
+        self.parties.update_names(parties)
+        self.titles.update_names(titles)
         for ref, status in agreements.items():
             self.agreements.add(ref)
             if status == "terminated":
