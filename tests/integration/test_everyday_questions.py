@@ -199,6 +199,51 @@ def test_a_sublicensee_is_shown_with_the_whole_chain_of_title(run: Run) -> None:
     assert chains["youku"] == ["real-producer", "alibaba-pictures", "youku"]
 
 
+def test_a_chain_of_title_is_whole_even_when_the_grant_above_was_recorded_later(
+    run: Run,
+) -> None:
+    seed_real(run, status="signed")  # G1: real-producer -> alibaba-pictures, CN
+    for party, name in (("youku", "Youku"), ("tudou", "Tudou")):
+        run("party", "add", party, "--name", name)
+    run("agreement", "add", "YK-TD", "--parties", "youku,tudou", "--status", "signed")
+    run("agreement", "add", "ALI-YK", "--parties", "alibaba-pictures,youku", "--status", "signed")
+    # Youku's sublicence to Tudou is recorded first (youku holds nothing yet: allowed,
+    # with a reason), the licence from Alibaba to Youku after it.
+    add_grant(
+        run,
+        "YK-TD",
+        "youku",
+        "tudou",
+        "svod",
+        "CN",
+        "2019-01-01",
+        "2019-12-31",
+        "non-exclusive",
+        "--allow-conflicts",
+        "--reason",
+        "paper from Alibaba on its way",
+    )
+    add_grant(
+        run,
+        "ALI-YK",
+        "alibaba-pictures",
+        "youku",
+        "svod",
+        "CN",
+        "2019-01-01",
+        "2020-12-31",
+        "non-exclusive",
+    )
+    chains = {
+        h["holder"]: h["chain"] for h in holders_of(run, "--territory", "CN", "--on", "2019-06-01")
+    }
+    assert chains == {
+        "alibaba-pictures": ["real-producer", "alibaba-pictures"],
+        "youku": ["real-producer", "alibaba-pictures", "youku"],
+        "tudou": ["real-producer", "alibaba-pictures", "youku", "tudou"],
+    }
+
+
 def test_avails_leave_out_china_while_the_sole_licence_runs(run: Run) -> None:
     seed_real(run, status="signed")
     during = as_json(
