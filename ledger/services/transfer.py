@@ -97,6 +97,7 @@ STATUSES = ("draft", "mou", "signed")
 REINDEX_FROM = 50_000
 """File rows from which an SQLite import may build its scattered indexes at the end."""
 REBUILD_CACHE_KIB = 16 * 1024
+"""SQLite page cache while the indexes set aside are built again (their sorts need room)."""
 DEFERRED_INDEXES = frozenset(
     {
         "ix_journal_subject",
@@ -333,8 +334,11 @@ def _rebuild(conn: Connection, indexes: list[Index]) -> None:
     # and a second thread for SQLite's sorter on a machine that has a second core.
     conn.exec_driver_sql(f"PRAGMA cache_size=-{REBUILD_CACHE_KIB}")
     conn.exec_driver_sql(f"PRAGMA threads={min(2, os.cpu_count() or 1) - 1}")
-    for index in indexes:
-        index.create(conn)
+    try:
+        for index in indexes:
+            index.create(conn)
+    finally:
+        conn.exec_driver_sql("PRAGMA threads=0")
 
 
 def _deferrable() -> list[Index]:
