@@ -155,6 +155,47 @@ def as_json(result: Result) -> Any:
     return json.loads(result.stdout)
 
 
+def grant_add(
+    agreement: str,
+    grantor: str,
+    grantee: str,
+    rights: str,
+    territory: str,
+    start: str,
+    end: str | None,
+    exclusivity: str,
+    *extra: str,
+    title: str = "real",
+    term: str | None = None,
+) -> list[str]:
+    """The arguments of `grant add` for one licence on `title`, for any way of invoking
+    the CLI: it ends on `end`, runs for `term` (`5y`) when one is given, else is open.
+    `extra` follows them (`--holdback ...`, `--allow-conflicts`, `--reason ...`)."""
+    window = ["--term", term] if term else ["--end", end] if end else ["--open"]
+    return [
+        "grant",
+        "add",
+        "--agreement",
+        agreement,
+        "--title",
+        title,
+        "--grantor",
+        grantor,
+        "--grantee",
+        grantee,
+        "--rights",
+        rights,
+        "--territory",
+        territory,
+        "--start",
+        start,
+        *window,
+        "--exclusivity",
+        exclusivity,
+        *extra,
+    ]
+
+
 def seed_real(run: Callable[..., Result], status: str = "mou") -> None:
     """The seed deal through the CLI: the producer owns Real worldwide; Alibaba holds sole
     distribution in CN from 2017-01-01 through 2026-12-31 under ALI-REAL-2016."""
@@ -172,24 +213,14 @@ def seed_real(run: Callable[..., Result], status: str = "mou") -> None:
         status,
     )
     run(
-        "grant",
-        "add",
-        "--agreement",
-        "ALI-REAL-2016",
-        "--title",
-        "real",
-        "--grantor",
-        "real-producer",
-        "--grantee",
-        "alibaba-pictures",
-        "--rights",
-        "distribution",
-        "--territory",
-        "CN",
-        "--start",
-        "2017-01-01",
-        "--end",
-        "2026-12-31",
-        "--exclusivity",
-        "sole",
+        *grant_add(
+            "ALI-REAL-2016",
+            "real-producer",
+            "alibaba-pictures",
+            "distribution",
+            "CN",
+            "2017-01-01",
+            "2026-12-31",
+            "sole",
+        )
     )

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from click.testing import Result
 
-from tests.conftest import as_json, seed_real
+from tests.conftest import as_json, grant_add, seed_real
 
 Run = Callable[..., Result]
 
@@ -14,26 +14,17 @@ Run = Callable[..., Result]
 def test_grant_add_prints_only_the_new_grant_id_on_stdout(run: Run) -> None:
     seed_real(run)
     result = run(
-        "grant",
-        "add",
-        "--agreement",
-        "ALI-REAL-2016",
-        "--title",
-        "real",
-        "--grantor",
-        "real-producer",
-        "--grantee",
-        "alibaba-pictures",
-        "--rights",
-        "marketing",
-        "--territory",
-        "CN",
-        "--start",
-        "2017-01-01",
-        "--term",
-        "10y",
-        "--exclusivity",
-        "sole",
+        *grant_add(
+            "ALI-REAL-2016",
+            "real-producer",
+            "alibaba-pictures",
+            "marketing",
+            "CN",
+            "2017-01-01",
+            None,
+            "sole",
+            term="10y",
+        ),
     )
     assert result.stdout == "G2\n"
 
@@ -44,26 +35,17 @@ def test_an_exclusive_svod_licence_in_china_during_alibabas_signed_term_is_refus
     seed_real(run, status="signed")
     run("agreement", "add", "IQ-1", "--parties", "real-producer,iqiyi", "--status", "signed")
     result = run(
-        "grant",
-        "add",
-        "--agreement",
-        "IQ-1",
-        "--title",
-        "real",
-        "--grantor",
-        "real-producer",
-        "--grantee",
-        "iqiyi",
-        "--rights",
-        "svod",
-        "--territory",
-        "CN",
-        "--start",
-        "2018-01-01",
-        "--term",
-        "3y",
-        "--exclusivity",
-        "exclusive",
+        *grant_add(
+            "IQ-1",
+            "real-producer",
+            "iqiyi",
+            "svod",
+            "CN",
+            "2018-01-01",
+            None,
+            "exclusive",
+            term="3y",
+        ),
         expect=1,
     )
     assert result.stdout == ""
@@ -112,26 +94,17 @@ def test_check_reports_the_overlapping_slice_as_json(run: Run) -> None:
 def test_grant_list_shows_a_terms_end_as_a_date_and_keeps_the_term_as_written(run: Run) -> None:
     seed_real(run)
     run(
-        "grant",
-        "add",
-        "--agreement",
-        "ALI-REAL-2016",
-        "--title",
-        "real",
-        "--grantor",
-        "real-producer",
-        "--grantee",
-        "alibaba-pictures",
-        "--rights",
-        "marketing",
-        "--territory",
-        "CN",
-        "--start",
-        "2017-06-28",
-        "--term",
-        "10y",
-        "--exclusivity",
-        "sole",
+        *grant_add(
+            "ALI-REAL-2016",
+            "real-producer",
+            "alibaba-pictures",
+            "marketing",
+            "CN",
+            "2017-06-28",
+            None,
+            "sole",
+            term="10y",
+        ),
     )
     shown = as_json(run("grant", "show", "G2", "--format", "json"))
     assert (shown["start"], shown["end"], shown["end_as_written"]) == (

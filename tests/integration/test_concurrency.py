@@ -33,6 +33,7 @@ from ledger.persistence.schema import JournalEntry, RightsGrant
 from ledger.services import unit_of_work
 from ledger.services.ledger import Ledger, OwnerShare
 from ledger.services.unit_of_work import TITLE_LOCK, title_lock_key
+from tests.conftest import grant_add
 
 ROOT = Path(__file__).resolve().parents[2]
 RACERS = 8
@@ -174,28 +175,17 @@ def owner_and_licensees(ledger: Ledger, titles: Sequence[str]) -> None:
 
 def exclusive_svod_in_cn(racer: int, title: str) -> list[str]:
     """Racer i's deal: exclusive SVOD in CN on `title`; every window overlaps every other."""
-    return [
-        "grant",
-        "add",
-        "--agreement",
+    return grant_add(
         f"DEAL-{racer}",
-        "--title",
-        title,
-        "--grantor",
         "owner",
-        "--grantee",
         f"licensee-{racer}",
-        "--rights",
         "svod",
-        "--territory",
         "CN",
-        "--start",
         f"2021-{racer:02d}-01",
-        "--end",
         "2025-12-31",
-        "--exclusivity",
         "exclusive",
-    ]
+        title=title,
+    )
 
 
 # -- running processes ---------------------------------------------------------------------
@@ -565,26 +555,17 @@ def test_a_connection_lost_while_committing_is_resolved_from_the_journal_not_ret
     monkeypatch.setattr(SAConnection, "_commit_impl", flaky_commit)
     result = _invoke(
         db_url,
-        "grant",
-        "add",
-        "--agreement",
-        "DEAL-1",
-        "--title",
-        "title-a",
-        "--grantor",
-        "owner",
-        "--grantee",
-        "licensee-1",
-        "--rights",
-        "svod",
-        "--territory",
-        "CN",
-        "--start",
-        "2021-01-01",
-        "--end",
-        "2021-12-31",
-        "--exclusivity",
-        "non-exclusive",
+        *grant_add(
+            "DEAL-1",
+            "owner",
+            "licensee-1",
+            "svod",
+            "CN",
+            "2021-01-01",
+            "2021-12-31",
+            "non-exclusive",
+            title="title-a",
+        ),
     )
     monkeypatch.undo()
 

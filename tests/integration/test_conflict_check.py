@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from tests.conftest import as_json, seed_real
+from tests.conftest import as_json, grant_add, seed_real
 
 Run = Callable[..., Result]
 
@@ -136,25 +136,16 @@ def test_the_producers_reservation_is_untouched_by_a_sole_licence_but_blocked_by
     seed_real(run, status="signed")
     run("agreement", "add", "RES", "--parties", "real-producer", "--status", "signed")
     run(
-        "grant",
-        "add",
-        "--agreement",
-        "RES",
-        "--title",
-        "real",
-        "--grantor",
-        "real-producer",
-        "--grantee",
-        "real-producer",
-        "--rights",
-        "festival",
-        "--territory",
-        "KR",
-        "--start",
-        "2018-01-01",
-        "--open",
-        "--exclusivity",
-        "non-exclusive",
+        *grant_add(
+            "RES",
+            "real-producer",
+            "real-producer",
+            "festival",
+            "KR",
+            "2018-01-01",
+            None,
+            "non-exclusive",
+        ),
     )
     assert check(run, "real-producer", "iqiyi", "festival", "KR", "sole", expect=0)["clear"]
     report = check(run, "real-producer", "iqiyi", "festival", "KR", "exclusive", expect=1)
@@ -182,28 +173,18 @@ def test_a_terminated_agreement_keeps_its_severity_until_its_last_day(run: Run) 
 def test_disjoint_languages_do_not_collide_but_no_language_means_all(signed: Run) -> None:
     signed("agreement", "add", "IQ", "--parties", "real-producer,iqiyi", "--status", "signed")
     signed(
-        "grant",
-        "add",
-        "--agreement",
-        "IQ",
-        "--title",
-        "real",
-        "--grantor",
-        "real-producer",
-        "--grantee",
-        "iqiyi",
-        "--rights",
-        "svod",
-        "--territory",
-        "KR",
-        "--start",
-        "2018-01-01",
-        "--end",
-        "2020-12-31",
-        "--exclusivity",
-        "exclusive",
-        "--language",
-        "ko",
+        *grant_add(
+            "IQ",
+            "real-producer",
+            "iqiyi",
+            "svod",
+            "KR",
+            "2018-01-01",
+            "2020-12-31",
+            "exclusive",
+            "--language",
+            "ko",
+        ),
     )
     base = (
         "check",
@@ -242,28 +223,18 @@ def test_a_holdback_blocks_svod_until_ninety_days_after_the_theatrical_release(r
         "signed",
     )
     run(
-        "grant",
-        "add",
-        "--agreement",
-        "TH",
-        "--title",
-        "real",
-        "--grantor",
-        "real-producer",
-        "--grantee",
-        "alibaba-pictures",
-        "--rights",
-        "theatrical",
-        "--territory",
-        "TW",
-        "--start",
-        "2018-01-01",
-        "--end",
-        "2018-12-31",
-        "--exclusivity",
-        "exclusive",
-        "--holdback",
-        "svod@TW@theatrical+90d",
+        *grant_add(
+            "TH",
+            "real-producer",
+            "alibaba-pictures",
+            "theatrical",
+            "TW",
+            "2018-01-01",
+            "2018-12-31",
+            "exclusive",
+            "--holdback",
+            "svod@TW@theatrical+90d",
+        ),
     )
     pending = check(
         run,
@@ -314,26 +285,16 @@ def test_a_whole_deal_file_is_checked_against_the_ledger_and_within_itself(
 def test_grant_add_records_a_blocked_grant_only_with_a_reason(signed: Run) -> None:
     signed("agreement", "add", "IQ", "--parties", "real-producer,iqiyi", "--status", "signed")
     args = (
-        "grant",
-        "add",
-        "--agreement",
-        "IQ",
-        "--title",
-        "real",
-        "--grantor",
-        "real-producer",
-        "--grantee",
-        "iqiyi",
-        "--rights",
-        "svod",
-        "--territory",
-        "CN",
-        "--start",
-        "2018-01-01",
-        "--end",
-        "2018-12-31",
-        "--exclusivity",
-        "exclusive",
+        *grant_add(
+            "IQ",
+            "real-producer",
+            "iqiyi",
+            "svod",
+            "CN",
+            "2018-01-01",
+            "2018-12-31",
+            "exclusive",
+        ),
     )
     signed(*args, expect=1)
     signed(*args, "--allow-conflicts", expect=2)
@@ -348,26 +309,16 @@ def test_signing_an_mou_is_refused_when_an_exclusive_deal_was_signed_meanwhile(r
     seed_real(run, status="mou")  # G1: Alibaba, sole distribution in CN, pending
     run("agreement", "add", "IQ", "--parties", "real-producer,iqiyi", "--status", "signed")
     added = run(
-        "grant",
-        "add",
-        "--agreement",
-        "IQ",
-        "--title",
-        "real",
-        "--grantor",
-        "real-producer",
-        "--grantee",
-        "iqiyi",
-        "--rights",
-        "svod",
-        "--territory",
-        "CN",
-        "--start",
-        "2018-01-01",
-        "--end",
-        "2018-12-31",
-        "--exclusivity",
-        "exclusive",
+        *grant_add(
+            "IQ",
+            "real-producer",
+            "iqiyi",
+            "svod",
+            "CN",
+            "2018-01-01",
+            "2018-12-31",
+            "exclusive",
+        ),
     )
     assert "warn" in added.stderr
     refused = run("agreement", "sign", "ALI-REAL-2016", expect=1)

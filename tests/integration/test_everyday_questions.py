@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import Result
 
-from tests.conftest import as_json, seed_real
+from tests.conftest import as_json, grant_add, seed_real
 
 Run = Callable[..., Result]
 
@@ -26,30 +26,8 @@ def add_grant(
     exclusivity: str,
     *extra: str,
 ) -> str:
-    window = ["--end", end] if end else ["--open"]
-    result = run(
-        "grant",
-        "add",
-        "--agreement",
-        agreement,
-        "--title",
-        "real",
-        "--grantor",
-        grantor,
-        "--grantee",
-        grantee,
-        "--rights",
-        rights,
-        "--territory",
-        territory,
-        "--start",
-        start,
-        *window,
-        "--exclusivity",
-        exclusivity,
-        *extra,
-    )
-    return result.stdout.strip()
+    args = grant_add(agreement, grantor, grantee, rights, territory, start, end, exclusivity)
+    return run(*args, *extra).stdout.strip()
 
 
 def holders_of(run: Run, *args: str) -> list[dict[str, object]]:

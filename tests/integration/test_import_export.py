@@ -16,7 +16,7 @@ from ledger.persistence import projection
 from ledger.persistence.schema import Base
 from ledger.services import transfer
 from ledger.services.transfer import DEFERRED_INDEXES
-from tests.conftest import SHARED, as_json, seed_real
+from tests.conftest import SHARED, as_json, grant_add, seed_real
 
 Run = Callable[..., Result]
 SAMPLES = sorted((SHARED / "data" / "ema-avails").glob("*.xlsx"))
@@ -75,27 +75,18 @@ def test_a_csv_export_reimports_to_the_same_grants(run: Run, tmp_path: Path) -> 
     seed_real(run, status="signed")
     run("agreement", "add", "RES", "--parties", "real-producer", "--status", "signed")
     run(
-        "grant",
-        "add",
-        "--agreement",
-        "RES",
-        "--title",
-        "real",
-        "--grantor",
-        "real-producer",
-        "--grantee",
-        "real-producer",
-        "--rights",
-        "festival",
-        "--territory",
-        "WW -CN",
-        "--start",
-        "2016-01-01",
-        "--open",
-        "--exclusivity",
-        "non-exclusive",
-        "--language",
-        "ko",
+        *grant_add(
+            "RES",
+            "real-producer",
+            "real-producer",
+            "festival",
+            "WW -CN",
+            "2016-01-01",
+            None,
+            "non-exclusive",
+            "--language",
+            "ko",
+        ),
     )
     exported = tmp_path / "grants.csv"
     run("export", "--format", "csv", "--output", str(exported))
@@ -162,26 +153,16 @@ def test_an_ema_export_names_countries_and_reads_back_as_the_group(
     seed_real(run, status="signed")
     run("agreement", "add", "IQ", "--parties", "real-producer,iqiyi", "--status", "signed")
     run(
-        "grant",
-        "add",
-        "--agreement",
-        "IQ",
-        "--title",
-        "real",
-        "--grantor",
-        "real-producer",
-        "--grantee",
-        "iqiyi",
-        "--rights",
-        "svod",
-        "--territory",
-        "GREATER-CHINA -CN",
-        "--start",
-        "2030-01-01",
-        "--end",
-        "2030-12-31",
-        "--exclusivity",
-        "non-exclusive",
+        *grant_add(
+            "IQ",
+            "real-producer",
+            "iqiyi",
+            "svod",
+            "GREATER-CHINA -CN",
+            "2030-01-01",
+            "2030-12-31",
+            "non-exclusive",
+        ),
     )
     exported = tmp_path / "avails.xlsx"
     run("export", "--format", "ema", "--output", str(exported))

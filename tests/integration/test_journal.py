@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from cli.main import cli
 from ledger.persistence.database import make_engine, upgrade
 from ledger.persistence.journal import canonical_json, entry_hash
-from tests.conftest import PostgresDatabases, as_json, seed_real
+from tests.conftest import PostgresDatabases, as_json, grant_add, seed_real
 
 Run = Callable[..., Result]
 Journal = list[dict[str, Any]]
@@ -65,53 +65,34 @@ def build_ledger(run: Run) -> None:
     run("agreement", "sign", "ALI-REAL-2016", "--on", "2016-12-01")
     run("agreement", "add", "IQ-1", "--parties", "real-producer,iqiyi", "--status", "signed")
     run(
-        "grant",
-        "add",
-        "--agreement",
-        "IQ-1",
-        "--title",
-        "real",
-        "--grantor",
-        "real-producer",
-        "--grantee",
-        "iqiyi",
-        "--rights",
-        "pay-tv",
-        "--territory",
-        "WW -CN -HK",
-        "--start",
-        "2018-01-01",
-        "--term",
-        "5y",
-        "--exclusivity",
-        "exclusive",
-        "--holdback",
-        "svod@JP@2019-06-30",
+        *grant_add(
+            "IQ-1",
+            "real-producer",
+            "iqiyi",
+            "pay-tv",
+            "WW -CN -HK",
+            "2018-01-01",
+            None,
+            "exclusive",
+            "--holdback",
+            "svod@JP@2019-06-30",
+            term="5y",
+        ),
     )
     run(
-        "grant",
-        "add",
-        "--agreement",
-        "IQ-1",
-        "--title",
-        "real",
-        "--grantor",
-        "real-producer",
-        "--grantee",
-        "iqiyi",
-        "--rights",
-        "svod",
-        "--territory",
-        "CN",
-        "--start",
-        "2018-01-01",
-        "--end",
-        "2018-12-31",
-        "--exclusivity",
-        "exclusive",
-        "--allow-conflicts",
-        "--reason",
-        "board approved the overlap",
+        *grant_add(
+            "IQ-1",
+            "real-producer",
+            "iqiyi",
+            "svod",
+            "CN",
+            "2018-01-01",
+            "2018-12-31",
+            "exclusive",
+            "--allow-conflicts",
+            "--reason",
+            "board approved the overlap",
+        ),
     )
     run(
         "grant",

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from cli.main import cli
 from ledger.persistence.database import make_engine, upgrade
 from ledger.persistence.schema import JournalEntry
-from tests.conftest import PG_ENV, PostgresDatabases, seed_real
+from tests.conftest import PG_ENV, PostgresDatabases, grant_add, seed_real
 
 Run = Callable[..., Result]
 SKIP_REASON = (
@@ -189,28 +189,16 @@ def test_a_read_only_role_is_refused_every_write_in_one_line_and_nothing_is_writ
         ["party", "add", "youku", "--name", "Youku", "--country", "CN"],
         ["title", "add", "veteran", "--name", "Veteran", "--owner", "real-producer:WW"],
         ["agreement", "add", "IQ-1", "--parties", "real-producer,iqiyi"],
-        [
-            "grant",
-            "add",
-            "--agreement",
+        grant_add(
             "ALI-REAL-2016",
-            "--title",
-            "real",
-            "--grantor",
             "real-producer",
-            "--grantee",
             "alibaba-pictures",
-            "--rights",
             "svod",
-            "--territory",
             "KR",
-            "--start",
             "2020-01-01",
-            "--end",
             "2020-12-31",
-            "--exclusivity",
             "non-exclusive",
-        ],
+        ),
         ["grant", "terminate", "G1", "--on", "2020-01-01", "--reason", "test"],
         ["db", "upgrade"],
     ]
@@ -245,26 +233,16 @@ def test_a_writer_role_records_grants_but_cannot_touch_the_journal(
 
     added = invoke(
         writer,
-        "grant",
-        "add",
-        "--agreement",
-        "ALI-REAL-2016",
-        "--title",
-        "real",
-        "--grantor",
-        "real-producer",
-        "--grantee",
-        "alibaba-pictures",
-        "--rights",
-        "svod",
-        "--territory",
-        "KR",
-        "--start",
-        "2020-01-01",
-        "--end",
-        "2020-12-31",
-        "--exclusivity",
-        "non-exclusive",
+        *grant_add(
+            "ALI-REAL-2016",
+            "real-producer",
+            "alibaba-pictures",
+            "svod",
+            "KR",
+            "2020-01-01",
+            "2020-12-31",
+            "non-exclusive",
+        ),
     )
     assert added.exit_code == 0, added.stderr
     assert added.stdout.strip() == "G2"
@@ -314,26 +292,16 @@ def test_an_sqlite_ledger_opened_read_only_answers_questions_and_refuses_writes(
     assert one_line_refusal(party) == READ_ONLY
     refused = invoke(
         read_only,
-        "grant",
-        "add",
-        "--agreement",
-        "ALI-REAL-2016",
-        "--title",
-        "real",
-        "--grantor",
-        "real-producer",
-        "--grantee",
-        "iqiyi",
-        "--rights",
-        "svod",
-        "--territory",
-        "KR",
-        "--start",
-        "2020-01-01",
-        "--end",
-        "2020-12-31",
-        "--exclusivity",
-        "non-exclusive",
+        *grant_add(
+            "ALI-REAL-2016",
+            "real-producer",
+            "iqiyi",
+            "svod",
+            "KR",
+            "2020-01-01",
+            "2020-12-31",
+            "non-exclusive",
+        ),
     )
     assert one_line_refusal(refused) == READ_ONLY
     assert journal_length(writable) == before
