@@ -1,12 +1,25 @@
-"""Reading and writing the EMA Avails spreadsheet (MovieLabs, template v1.7 to v1.9).
+"""Reading and writing the EMA Avails spreadsheet (MovieLabs, template v1.6 to v1.9).
 
 An EMA Avails workbook has, on each sheet it uses, the element group in row 1, the
-column name in row 2, the template version (or notes) in row 3 and data from row 4.
-Column order differs between versions and studios (v1.7.3 sorts them by group), so
-every column is found by its name in row 2; a name that appears twice (e.g.
-`AvailID` and `Avail/AvailID`) yields the first non-empty cell. Every sheet whose row
-2 has `Territory`, `LicenseType`, `Start` and `End` is read (Movies and TV sheets of one
-workbook together); other sheets (data dictionaries, instructions) are skipped.
+column name in row 2, the template version (or notes) in row 3 and data from row 4; a
+sheet saved without the group row has the names in row 1 and data from row 3 (MovieLabs'
+reader, mddf-lib `xlsx/AvailsSheet.java`, accepts both). Column order differs between
+versions and studios (v1.7.3 sorts them by group), so every column is found by its name;
+a name that appears twice (e.g. `AvailID` and `Avail/AvailID`) yields the first
+non-empty cell. Every sheet whose header has `Territory`, `LicenseType`, `Start` and
+`End` is read (Movies and TV sheets of one workbook together); other sheets (data
+dictionaries, instructions) are skipped.
+
+Versions, from the MovieLabs/mddf repository (its samples `Movies_v1.7.2.xlsx` to
+`TV_v1.9.xlsx`, and its translator `mddf-lib/.../avails/xml/RowToXmlHelperV1_6.java`
+to `V1_9.java`, which lists what each version calls a column): v1.7 to v1.9 keep the
+names and add columns (v1.7: `ALID`; v1.7.2: `AltID`; v1.7.3: `Licensee`,
+`TerritoryExclusion`, `StartLag`/`EndLag`, `WindowDuration`, `Exclusive`,
+`ExclusiveAttributes`; v1.9: `CampaignID`). v1.6 named three columns the reader uses
+differently, read as their later names (`COLUMN_ALIASES`): `StoreLanguage`
+(`AssetLanguage`), `HoldbackExclusionLanguage` (`AllowedLanguages`) and `ProductID`
+(`EditID`). No template after v1.9 was found. The Avails XML form is read by
+`ledger.io.ema_xml` through `avail_row`, by the same rules.
 
 How an avail row becomes a `GrantRow` (the reader resolves nothing; the import
 service validates territories, rights, dates and exclusivity afterwards):
@@ -83,7 +96,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dateutil.relativedelta import relativedelta
 
@@ -102,6 +115,14 @@ _EMA_TYPE_OF = {
     node: license_type for license_type, node in reversed(list(RIGHTS.ema_license_types.items()))
 }
 EMA_MARKER_COLUMNS = frozenset({"Territory", "LicenseType", "Start", "End"})
+# Columns renamed since template v1.6, by their old name (MovieLabs' own translator,
+# mddf-lib `RowToXmlHelperV1_6.mapKey`, reads v1.6 sheets the same way).
+COLUMN_ALIASES = {
+    "StoreLanguage": "AssetLanguage",
+    # The languages exempt from the holdback are those the licence allows.
+    "HoldbackExclusionLanguage": "AllowedLanguages",
+    "ProductID": "EditID",
+}
 WORLDWIDE_CODES = frozenset({"WORLDWIDE", "WW", "WORLD", "XW", "ZZ"})
 WORLDWIDE_OUT = "ZZ"
 LEDGER_GROUP = "rights-ledger"
@@ -234,8 +255,8 @@ _CODE_LIKE = re.compile(r"^[A-Z0-9][A-Z0-9-]*$")
 _LIST_SEPARATORS = re.compile(r"[,;\s]+")
 
 
-class _RowProblem(Exception):
-    """One avail row cannot be mapped; collected into RowErrors by the reader."""
+class AvailProblem(Exception):
+    """One avail cannot be mapped; the readers collect these into RowErrors."""
 
 
 # --------------------------------------------------------------------------- reading
@@ -260,14 +281,14 @@ def read_ema(path: Path, *, licensee: str = "") -> list[GrantRow]:
             found = ", ".join(workbook.sheetnames) or "none"
             raise BadInput(
                 f"{name}: wrong sheet: no sheet has the EMA Avails columns "
-                f"Territory, LicenseType, Start, End in row 2 (found sheets: {found})"
+                f"Territory, LicenseType, Start, End in row 1 or 2 (found sheets: {found})"
             )
         rows: list[GrantRow] = []
         errors: list[tuple[int, str]] = []
         several = len(sheets) > 1
-        for sheet, (groups, names) in sheets:
+        for sheet, header in sheets:
             label = sheet.title if several else ""
-            for row_or_error in _read_sheet(sheet, groups, names, label, licensee):
+            for row_or_error in _read_sheet(sheet, header, label, licensee):
                 if isinstance(row_or_error, GrantRow):
                     rows.append(row_or_error)
                 else:
@@ -299,27 +320,40 @@ def _open_workbook(path: Path) -> Any:
         ) from None
 
 
-def _sheet_header(sheet: Any) -> tuple[list[str], list[str]] | None:
-    """Row-1 groups and row-2 names if the sheet looks like EMA Avails, else None."""
+class _Header(NamedTuple):
+    groups: list[str]
+    """The element group over each column ("" where the sheet has no group row)."""
+    names: list[str]
+    first_row: int
+    """The first row that may hold an avail."""
+
+
+def _sheet_header(sheet: Any) -> _Header | None:
+    """Where the sheet's column names are, if it looks like EMA Avails, else None.
+
+    Templates put the names in row 2 under the row-1 groups, with row 3 for the version
+    or notes; a sheet saved without the group row has them in row 1 and data from row 3,
+    as MovieLabs' own reader allows (mddf-lib `xlsx/AvailsSheet.ingest`)."""
     top = list(sheet.iter_rows(min_row=1, max_row=2, values_only=True))
-    if len(top) < 2:
-        return None
-    names = [_column_name(cell) for cell in top[1]]
-    if not set(names) >= EMA_MARKER_COLUMNS:
-        return None
-    groups = [_text(cell) for cell in top[0]]
-    groups += [""] * (len(names) - len(groups))
-    return groups, names
+    for index in reversed(range(len(top))):
+        names = [_column_name(cell) for cell in top[index]]
+        if set(names) >= EMA_MARKER_COLUMNS:
+            groups = [_text(cell) for cell in top[0]] if index else []
+            groups += [""] * (len(names) - len(groups))
+            return _Header(groups, names, first_row=index + 3)
+    return None
 
 
 def _column_name(cell: Any) -> str:
     # v1.7.3 has both `AvailID` and `Avail/AvailID`: the XPath form names the same field.
-    return _text(cell).rsplit("/", 1)[-1]
+    name = _text(cell).rsplit("/", 1)[-1]
+    return COLUMN_ALIASES.get(name, name)
 
 
 def _read_sheet(
-    sheet: Any, groups: list[str], names: list[str], label: str, licensee: str
+    sheet: Any, header: _Header, label: str, licensee: str
 ) -> Iterator[GrantRow | tuple[int, str]]:
+    groups, names, first_row = header
     positions: dict[str, list[int]] = {}
     for position, column in enumerate(names):
         if column:
@@ -332,14 +366,14 @@ def _read_sheet(
     prefix = f"sheet '{label}': " if label else ""
     pending: GrantRow | None = None
     pending_parts: tuple[list[str], list[str]] = ([], [])
-    cells = sheet.iter_rows(min_row=4, max_col=len(names), values_only=True)
-    for number, values in enumerate(cells, start=4):
+    cells = sheet.iter_rows(min_row=first_row, max_col=len(names), values_only=True)
+    for number, values in enumerate(cells, start=first_row):
         record = _Record(values, positions)
         if not any(record.text(column) for column in CORE_COLUMNS):
             continue
         try:
             row, includes, excludes = _map_row(record, number, licensee)
-        except _RowProblem as problem:
+        except AvailProblem as problem:
             yield number, f"{prefix}{problem}"
             continue
         extras = dict(row.extras)
@@ -389,6 +423,15 @@ def territory_text(includes: Sequence[str], excludes: Sequence[str]) -> str:
     return joiner.join(includes) + "".join(f" -{item}" for item in excludes)
 
 
+def avail_row(fields: Mapping[str, Any], number: int, licensee: str = "") -> GrantRow:
+    """One avail given by EMA column name (`Territory`, `StartLag`, ...) as a grant row.
+
+    How another form of an avail (the Avails XML) is read by the spreadsheet's rules;
+    `number` is where it is in its file. Raises `AvailProblem` if it cannot be mapped."""
+    record = _Record(tuple(fields.values()), {name: [i] for i, name in enumerate(fields)})
+    return _with_territory(*_map_row(record, number, licensee))
+
+
 @dataclass(frozen=True)
 class _Record:
     """One spreadsheet row, read by column name."""
@@ -429,7 +472,7 @@ def _map_row(record: _Record, number: int, licensee: str) -> tuple[GrantRow, lis
 
     territory = record.text("Territory")
     if not territory:
-        raise _RowProblem("missing 'Territory'")
+        raise AvailProblem("missing 'Territory'")
     includes = [_territory_code(t) for t in _LIST_SEPARATORS.split(territory) if t]
     excludes = [
         _territory_code(t) for t in _LIST_SEPARATORS.split(record.text("TerritoryExclusion")) if t
@@ -437,14 +480,14 @@ def _map_row(record: _Record, number: int, licensee: str) -> tuple[GrantRow, lis
 
     rights = record.text("LicenseType")
     if not rights:
-        raise _RowProblem("missing 'LicenseType'")
+        raise AvailProblem("missing 'LicenseType'")
     # EMA's own vocabulary first (its VOD is transactional VOD); anything else, such as a
     # ledger export's `brand-licensing;e-commerce`, is left for the rights parser.
     rights = RIGHTS.ema_license_types.get(rights.strip().upper(), rights)
 
     grantor_name = record.text("DisplayName")
     if not grantor_name:
-        raise _RowProblem("missing 'DisplayName' (the licensor)")
+        raise AvailProblem("missing 'DisplayName' (the licensor)")
     grantee_name = record.text("Licensee") or licensee
 
     start = _window_edge(record, "Start", extras)
@@ -515,7 +558,7 @@ def _exclusivity(record: _Record, extras: dict[str, str]) -> str:
         return "exclusive"
     if flag in FALSE_WORDS:
         return "non-exclusive"
-    raise _RowProblem(f"'Exclusive' is {written!r}; expected TRUE or FALSE (Yes/No)")
+    raise AvailProblem(f"'Exclusive' is {written!r}; expected TRUE or FALSE (Yes/No)")
 
 
 def _window_edge(record: _Record, column: str, extras: dict[str, str]) -> str:
@@ -532,16 +575,16 @@ def _window_edge(record: _Record, column: str, extras: dict[str, str]) -> str:
     key = word.lower()
     if not word:
         if is_start:
-            raise _RowProblem("missing 'Start'")
+            raise AvailProblem("missing 'Start'")
         return ""
     if key == "open" and not is_start:
         return ""
     if key == "immediate":
         if is_start:
             return ""
-        raise _RowProblem("'End' is 'Immediate' (withdraw now), not a licence window; give a date")
+        raise AvailProblem("'End' is 'Immediate' (withdraw now), not a licence window; give a date")
     if not _CONDITION.match(word) or key == "open":
-        raise _RowProblem(
+        raise AvailProblem(
             f"'{column}' is {word!r}: not a date (YYYY-MM-DD) nor a condition such as "
             f"{'Theatrical or ESTStart' if is_start else 'Open or ESTStart'}"
         )
@@ -564,7 +607,7 @@ def _as_date(value: Any) -> date | None:
             try:
                 return date(int(match[1]), int(match[2]), int(match[3]))
             except ValueError:
-                raise _RowProblem(f"{text!r} is not a calendar date") from None
+                raise AvailProblem(f"{text!r} is not a calendar date") from None
         if re.fullmatch(r"\d{4,6}(\.\d+)?", text):
             return _excel_serial(float(text))
     return None
@@ -574,7 +617,7 @@ def _excel_serial(serial: float) -> date:
     # Excel's day 1 is 1900-01-01 but it counts a 29 Feb 1900 that never was, hence
     # the 1899-12-30 epoch for every serial after February 1900.
     if not 1 <= serial < 2958466:
-        raise _RowProblem(f"{serial:g} is not an Excel date")
+        raise AvailProblem(f"{serial:g} is not an Excel date")
     return date(1899, 12, 30) + timedelta(days=int(serial))
 
 
@@ -591,7 +634,7 @@ class _Lag:
 def _parse_lag(text: str, column: str) -> _Lag:
     match = _DURATION.match(text.strip().upper())
     if not match or text.strip().upper().rstrip("T").endswith("P"):
-        raise _RowProblem(f"'{column}Lag' is {text!r}, not an ISO 8601 duration like P30D")
+        raise AvailProblem(f"'{column}Lag' is {text!r}, not an ISO 8601 duration like P30D")
     number = {k: int(v) for k, v in match.groupdict().items() if v and k not in ("sign", "s")}
     seconds = number.get("h", 0) * 3600 + number.get("mi", 0) * 60 + float(match["s"] or 0)
     return _Lag(
@@ -611,7 +654,7 @@ def _lag_offset(text: str, is_start: bool, column: str, extras: dict[str, str]) 
     used = [(n, unit) for n, unit in calendar if n]
     if used:
         if len(used) > 1 or lag.weeks or lag.days or lag.seconds:
-            raise _RowProblem(f"'{column}Lag' {text!r} mixes years or months with other units")
+            raise AvailProblem(f"'{column}Lag' {text!r} mixes years or months with other units")
         n, unit = used[0]
         return f"{sign}{n}{unit}"
     if lag.weeks and not lag.days and not lag.seconds:
@@ -667,7 +710,9 @@ def _title(record: _Record, extras: dict[str, str]) -> tuple[str, str]:
     for column in ("ContentID", "ALID", "AltID"):
         if record.text(column):
             return slugify(record.text(column)), ""
-    raise _RowProblem("no title: TitleInternalAlias, TitleDisplayUnlimited and ContentID are empty")
+    raise AvailProblem(
+        "no title: TitleInternalAlias, TitleDisplayUnlimited and ContentID are empty"
+    )
 
 
 def _tv_title(record: _Record, work_type: str, extras: dict[str, str]) -> tuple[str, str]:
@@ -677,7 +722,7 @@ def _tv_title(record: _Record, work_type: str, extras: dict[str, str]) -> tuple[
     season = record.text("SeasonNumber")
     episode = record.text("EpisodeNumber")
     if not series:
-        raise _RowProblem(f"a {work_type} avail without 'SeriesTitleInternalAlias'")
+        raise AvailProblem(f"a {work_type} avail without 'SeriesTitleInternalAlias'")
     extras["SeriesTitleInternalAlias"] = record.text("SeriesTitleInternalAlias") or series
     slug = slugify(series)
     if work_type == "series":
@@ -692,12 +737,12 @@ def _tv_title(record: _Record, work_type: str, extras: dict[str, str]) -> tuple[
             return f"{slug}{season_part}-e{episode}", episode_name or label
         if episode_name:
             return f"{slug}{season_part}-{slugify(episode_name)}", episode_name
-        raise _RowProblem("an episode avail without 'EpisodeNumber' or an episode title")
+        raise AvailProblem("an episode avail without 'EpisodeNumber' or an episode title")
     season_name = _natural_name(
         record.text("SeasonTitleInternalAlias") or record.text("SeasonTitleDisplayUnlimited")
     )
     if not season:
-        raise _RowProblem(f"a {work_type} avail without 'SeasonNumber'")
+        raise AvailProblem(f"a {work_type} avail without 'SeasonNumber'")
     return f"{slug}{season_part}", season_name or f"{series} Season {season}"
 
 

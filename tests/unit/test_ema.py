@@ -234,6 +234,51 @@ def test_every_unmappable_row_is_reported_with_its_number(tmp_path: Path) -> Non
     assert str(caught.value).startswith("bad.xlsx: 3 bad rows: row 4: missing 'Territory'")
 
 
+def test_a_v1_6_sheet_is_read_by_its_older_column_names(tmp_path: Path) -> None:
+    # v1.6 names, as MovieLabs' translator maps them (mddf-lib RowToXmlHelperV1_6): the
+    # allowed languages were `HoldbackExclusionLanguage`, the asset language
+    # `StoreLanguage`, the edit id `ProductID`; there was no ALID column yet.
+    columns = [
+        ("Avail", "DisplayName", "Showbox"),
+        ("AvailTrans", "Territory", "KR"),
+        ("AvailTrans", "LicenseType", "EST"),
+        ("AvailTrans", "Start", "2014-03-01"),
+        ("AvailTrans", "End", "Open"),
+        ("AvailMetadata", "TitleInternalAlias", "Mountain, The"),
+        ("AvailTrans", "StoreLanguage", "ko"),
+        ("AvailTrans", "HoldbackExclusionLanguage", "ko, en"),
+        ("AvailAsset", "ProductID", "10.5240/1489-49A2-3956-4B2D-FE16-5"),
+        ("AvailTrans", "FormatProfile", "HD"),
+    ]
+    groups, names, values = (list(part) for part in zip(*columns, strict=True))
+    path = make_workbook(tmp_path / "Movies_v1.6.xlsx", [groups, names, ["1.6"], values])
+    [row] = read_ema(path)
+    assert (row.title, row.territory, row.rights, row.language) == (
+        "the-mountain",
+        "KR",
+        "est",
+        "ko;en",
+    )
+    assert row.extras["AssetLanguage"] == "ko"
+    assert row.extras["EditID"] == "10.5240/1489-49A2-3956-4B2D-FE16-5"
+
+
+def test_a_sheet_without_the_group_row_has_its_avails_from_row_3(tmp_path: Path) -> None:
+    names, notes = EMA_HEAD[1], ["//REQ"] * len(EMA_HEAD[1])
+    good = ["Showbox", None, "CN", None, "SVOD", "2017-07-01", "Open", "Y", "Real", 2017]
+    bad = ["Showbox", None, None, None, "SVOD", "2017-07-01", "Open", "Y", "Real", 2017]
+    [row] = read_ema(make_workbook(tmp_path / "flat.xlsx", [names, notes, good]))
+    assert (row.row, row.title, row.territory, row.exclusivity) == (
+        3,
+        "real-2017",
+        "CN",
+        "exclusive",
+    )
+    with pytest.raises(RowErrors) as caught:
+        read_ema(make_workbook(tmp_path / "flat-bad.xlsx", [names, notes, good, bad]))
+    assert caught.value.errors == [(4, "missing 'Territory'")]
+
+
 def test_a_territory_expression_splits_into_included_and_excluded_items() -> None:
     assert split_territory("WW -CN -HK") == (["WW"], ["CN", "HK"])
     assert split_territory("KR, JP") == (["KR", "JP"], [])
