@@ -119,7 +119,7 @@ def verify(env: Env, anchor: Anchor | None) -> None:
     "--format",
     "fmt",
     type=click.Choice(("csv", "ema", "journal")),
-    help="Default: by extension (.xlsx is ema, .jsonl journal).",
+    help="Default: by extension (.xlsx and .xml are ema, .jsonl journal).",
 )
 @click.option("--dry-run", is_flag=True, help="Check everything, write nothing.")
 @click.option(
@@ -135,7 +135,7 @@ def import_(
     owner: str | None,
     licensee: str | None,
 ) -> None:
-    """Import grants from CSV or an EMA Avails spreadsheet, or a whole journal: all or nothing.
+    """Import grants from CSV or EMA Avails (spreadsheet or XML), or a journal: all or nothing.
 
     Every row is checked (values, then conflicts with the ledger and with earlier rows);
     any bad row or blocking conflict is reported with its row number and nothing is written.
@@ -196,7 +196,13 @@ def import_(
 
 def _format_of(file: Path) -> str:
     suffix = file.suffix.lower()
-    by_suffix = {".xlsx": "ema", ".xlsm": "ema", ".jsonl": "journal", ".json": "journal"}
+    by_suffix = {
+        ".xlsx": "ema",
+        ".xlsm": "ema",
+        ".xml": "ema",
+        ".jsonl": "journal",
+        ".json": "journal",
+    }
     return by_suffix.get(suffix, "csv")
 
 

@@ -22,7 +22,8 @@ class GrantRow(NamedTuple):
     import reads a million of these."""
 
     row: int
-    """1-based row in the source file: CSV line with the header as 1; spreadsheet row."""
+    """1-based row in the source file: CSV line with the header as 1; spreadsheet row;
+    for Avails XML, the line of the `Transaction` element."""
     agreement: str
     title: str
     """Title id (a slug)."""

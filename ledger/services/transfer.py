@@ -139,11 +139,16 @@ class RowFile:
 
 
 def read_rows(path: Path, fmt: str, licensee: str = "") -> RowFile | list[GrantRow]:
-    """The rows of a CSV or EMA Avails file (`licensee` for EMA files that name none).
+    """The rows of a CSV or EMA Avails file, spreadsheet or XML (`licensee` for EMA files
+    that name none).
 
     A CSV file is read lazily, as the import goes (see `RowFile`)."""
     if not path.is_file():
         raise BadInput(f"no such file: {path}")
+    if fmt == "ema" and path.suffix.lower() == ".xml":
+        from ledger.io.ema_xml import read_ema_xml
+
+        return read_ema_xml(path, licensee=licensee)
     if fmt == "ema":
         # openpyxl takes a third of a second to import: only when a workbook is read.
         from ledger.io.ema import read_ema

@@ -20,6 +20,7 @@ from tests.conftest import SHARED, as_json, grant_add, seed_real
 
 Run = Callable[..., Result]
 SAMPLES = sorted((SHARED / "data" / "ema-avails").glob("*.xlsx"))
+AVAILS_XML = SHARED / "data" / "ema-avails" / "Avails_noErrors_v2.4.xml"
 GRANT_KEYS = (
     "agreement",
     "title",
@@ -143,6 +144,32 @@ def test_avails_that_name_no_licensee_go_to_one_stand_in_party(tmp_path: Path) -
     assert {g["grantee"] for g in _grants(ledger)} == {"unnamed-licensee"}
     parties = {p["id"]: p["name"] for p in as_json(ledger("party", "list", "--format", "json"))}
     assert parties["unnamed-licensee"] == "Licensee not named in the avails"
+
+
+@pytest.mark.skipif(not AVAILS_XML.is_file(), reason=f"Avails XML samples not found under {SHARED}")
+def test_an_avails_xml_file_imports_and_one_with_a_bad_territory_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    ledger = _fresh(tmp_path, "ledger.db")
+    result = ledger("import", str(AVAILS_XML), "--licensee", "somebody")
+    assert result.stdout.startswith("imported 24 grants")
+    grants = _grants(ledger)
+    assert {g["grantee"] for g in grants} == {"somebody"}
+    assert {k: grants[0][k] for k in ("agreement", "title", "grantor", "rights", "start")} == {
+        "agreement": "1431081",
+        "title": "the-bravados-1958",
+        "grantor": "20th-century-fox",
+        "rights": ["est"],
+        "start": "1917-09-24",
+    }
+    # Of the sample's marked errors only two are terms of the licence, both on its first
+    # transaction: territory JJ and language XYZ. The rest are in ratings, a price, the
+    # delivered asset's language and a pricing category, which the ledger does not record.
+    bad = _fresh(tmp_path, "bad.db")
+    result = bad("import", str(AVAILS_XML.with_name("Avails_withErrors.xml")), expect=2)
+    assert "Traceback" not in result.stderr
+    assert "Avails_withErrors.xml row 48: unknown territory 'JJ'" in result.stderr.splitlines()
+    assert _grants(bad) == []
 
 
 def test_an_ema_export_names_countries_and_reads_back_as_the_group(
