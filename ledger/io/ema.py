@@ -59,7 +59,9 @@ service validates territories, rights, dates and exclusivity afterwards):
   the title is the episode (or season, or series) itself, since rights are licensed
   per episode or season: id `<series>-s<season>-e<episode>`, name the episode (or
   season) title, else `<Series> S1 E3` / `<Series> Season 1`; series and season
-  names and ids go to extras.
+  names and ids go to extras. A `Volume` (part of a season, v1.8 and XML v2.4 on) is
+  `<series>-s<season>-v<VolumeNumber>`, not the season: licensing a volume does not
+  license the season's other episodes.
 - agreement: the EMA has no contract reference but some templates have `ContractID`:
   that, else `AvailID` (so each avail is its own agreement), else
   `EMA-<licensor>-<licensee>`.
@@ -167,6 +169,7 @@ KEPT_COLUMNS = (
     "EpisodeID",
     "SeasonNumber",
     "EpisodeNumber",
+    "VolumeNumber",
 )
 TV_WORK_TYPES = frozenset({"episode", "season", "series", "volume"})
 # A row with none of these is an empty template row, even if it carries prefilled
@@ -738,6 +741,17 @@ def _tv_title(record: _Record, work_type: str, extras: dict[str, str]) -> tuple[
         if episode_name:
             return f"{slug}{season_part}-{slugify(episode_name)}", episode_name
         raise AvailProblem("an episode avail without 'EpisodeNumber' or an episode title")
+    if work_type == "volume":
+        volume = record.text("VolumeNumber")
+        volume_name = _natural_name(
+            record.text("VolumeTitleInternalAlias") or record.text("VolumeTitleDisplayUnlimited")
+        )
+        if not volume:
+            raise AvailProblem("a volume avail without 'VolumeNumber'")
+        label = (
+            f"{series} Season {season} Volume {volume}" if season else f"{series} Volume {volume}"
+        )
+        return f"{slug}{season_part}-v{volume}", volume_name or label
     season_name = _natural_name(
         record.text("SeasonTitleInternalAlias") or record.text("SeasonTitleDisplayUnlimited")
     )

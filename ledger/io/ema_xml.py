@@ -34,6 +34,7 @@ holding a `Boolean` (and `ExclusiveAttributes` a `Text`).
 | Asset/@contentID                                 | ContentID                     |
 | Asset/*Metadata/TitleInternalAlias, ...          | TitleInternalAlias, ...       |
 | .../EpisodeNumber/Number, .../SeasonNumber/Number | EpisodeNumber, SeasonNumber  |
+| .../VolumeNumber/Number                          | VolumeNumber                  |
 | .../SeriesMetadata/SeriesTitleInternalAlias, ... | SeriesTitleInternalAlias, ... |
 
 plus the transaction's `LicenseType`, `ContractID`, `FormatProfile`,
@@ -83,6 +84,8 @@ TV_DETAILS = (
     "SeasonContentID",
     "SeasonTitleInternalAlias",
     "SeasonTitleDisplayUnlimited",
+    "VolumeTitleInternalAlias",
+    "VolumeTitleDisplayUnlimited",
 )
 _YEAR = re.compile(r"^(\d{4})\b")
 
@@ -208,6 +211,7 @@ def _fields(avail: Element, asset: Element, transaction: Element) -> dict[str, s
         "ReleaseYear": _year(_text(metadata.find("ReleaseDate"))),
         "EpisodeNumber": _text(asset.find(".//EpisodeNumber/Number")),
         "SeasonNumber": _text(asset.find(".//SeasonNumber/Number")),
+        "VolumeNumber": _text(asset.find(".//VolumeNumber/Number")),
         **{detail: _text(asset.find(f".//{detail}")) for detail in TV_DETAILS},
         **_alt_id(metadata.find("AltIdentifier/Identifier"), f"{prefix}AltID"),
         **_alt_id(asset.find(".//SeasonAltIdentifier/Identifier"), "SeasonAltID"),

@@ -197,6 +197,27 @@ def test_each_asset_of_an_avail_is_licensed_under_each_transaction(tmp_path: Pat
     ]
 
 
+def test_a_volume_is_its_own_title_not_the_season_it_is_part_of(tmp_path: Path) -> None:
+    # Shaped like MovieLabs' Avails_Volume_no-err_v2.4.xml.
+    series = (
+        "<avails:SeasonMetadata><avails:SeasonNumber><md:Number>1</md:Number>"
+        "</avails:SeasonNumber><avails:SeriesMetadata><avails:SeriesTitleInternalAlias>"
+        "Killer Rabbits from Space</avails:SeriesTitleInternalAlias></avails:SeriesMetadata>"
+        "</avails:SeasonMetadata>"
+    )
+    volume = (
+        '<avails:Asset contentID="md:cid:sofaspud.com:krfs-s01.2">'
+        "<avails:WorkType>Volume</avails:WorkType><avails:VolumeMetadata>"
+        "<avails:VolumeNumber><md:Number>2</md:Number></avails:VolumeNumber>"
+        f"{series}</avails:VolumeMetadata></avails:Asset>"
+    )
+    [row] = read_ema_xml(write(tmp_path / "volume.xml", avail(transaction(US_EST), volume)))
+    assert (row.title, row.title_name) == (
+        "killer-rabbits-from-space-s1-v2",
+        "Killer Rabbits from Space Season 1 Volume 2",
+    )
+
+
 def test_every_unmappable_transaction_is_reported_with_its_line_and_place(
     tmp_path: Path,
 ) -> None:
