@@ -119,11 +119,12 @@ class Projector:
         payload (`{"id": grant_id, **spec.as_payload()}`, nothing else) describes, `first`
         and `last` its days resolved against the title's release events (as `_days`
         would). The very rows `apply` would write for that entry."""
+        start = _bound_text(spec.start)
         self._grants.append(
             self._grant_row(
                 grant_id,
                 spec,
-                _bound_text(spec.start),
+                start,
                 _bound_text(spec.end),
                 _languages_text(spec.languages),
                 first,
@@ -132,7 +133,7 @@ class Projector:
                 seq,
             )
         )
-        self._terms.extend(self._territory_rows(grant_id, spec, first, last))
+        self._terms.extend(self._territory_rows(grant_id, spec, start, first, last))
         if spec.holdbacks:
             self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
         if len(self._grants) >= BATCH:
@@ -328,23 +329,40 @@ class Projector:
                 entry.seq,
             )
         )
-        self._terms.extend(self._territory_rows(grant_id, spec, first, last))
+        self._terms.extend(self._territory_rows(grant_id, spec, data["start"], first, last))
         if spec.holdbacks:
             self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
         if len(self._grants) >= BATCH:
             self.flush()
 
     def _territory_rows(
-        self, grant_id: int, spec: GrantSpec, first: date | None, last: date | None
+        self,
+        grant_id: int,
+        spec: GrantSpec,
+        start: str | None,
+        first: date | None,
+        last: date | None,
     ) -> list[tuple[Any, ...]]:
         """The grant_territory rows of a grant, in `TERM_COLUMNS` order: its terms from the
         stored text (so that a replay of the journal gives the very same rows), each with
-        the grant's days in force as their widest span."""
+        the grant's days in force as their widest span and what a holding shows of it
+        (`start` as written)."""
         from_day = self._day_value(first or FIRST_DAY)
         to_day = self._day_value(last or LAST_DAY)
+        territory = territory_text(spec.territory)
+        shown = (
+            spec.title,
+            spec.agreement,
+            spec.grantor,
+            spec.grantee,
+            _rights_text(spec.rights),
+            territory,
+            spec.exclusivity,
+            start,
+        )
         return [
-            (grant_id, code, excluded, from_day, to_day)
-            for code, excluded in _terms_of(territory_text(spec.territory))
+            (grant_id, code, excluded, from_day, to_day, *shown)
+            for code, excluded in _terms_of(territory)
         ]
 
     def _grant_row(
@@ -384,10 +402,12 @@ class Projector:
     def _grant_amended(self, _entry: Entry, data: dict[str, Any]) -> None:
         grant_id = int(data["id"])
         spec = GrantSpec.from_payload({**self.payload_of(grant_id), **data["changes"]})
-        self.conn.execute(update(G).where(G.c.id == grant_id).values(**_grant_columns(spec)))
+        columns = _grant_columns(spec)
+        self.conn.execute(update(G).where(G.c.id == grant_id).values(**columns))
         self.conn.execute(delete(GT).where(GT.c.grant_id == grant_id))
         # Their days are set, with the grant's, by `_refresh_days` below.
-        insert_rows(self.conn, GT, TERM_COLUMNS, self._territory_rows(grant_id, spec, None, None))
+        terms = self._territory_rows(grant_id, spec, columns["start"], None, None)
+        insert_rows(self.conn, GT, TERM_COLUMNS, terms)
         self.conn.execute(delete(H).where(H.c.grant_id == grant_id))
         self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
         self._refresh_days(grant_id)
@@ -568,7 +588,21 @@ GRANT_COLUMNS = (
     "external_refs",
     "recorded_seq",
 )
-TERM_COLUMNS = ("grant_id", "code", "excluded", "from_day", "to_day")
+TERM_COLUMNS = (
+    "grant_id",
+    "code",
+    "excluded",
+    "from_day",
+    "to_day",
+    "title_id",
+    "agreement_ref",
+    "grantor_id",
+    "grantee_id",
+    "rights",
+    "territory",
+    "exclusivity",
+    "start",
+)
 _COLUMNS: dict[Table, tuple[str, ...]] = {
     P: ("id", "name", "country"),
     T: ("id", "name", "original_name", "kind", "year", "origin", "eidr", "parent_id"),

@@ -40,6 +40,25 @@ LAST_DAY = date.max
 """`grant_territory.to_day` of a grant with no end."""
 
 
+HOLDERS_LOOKUP = (
+    "code",
+    "excluded",
+    "to_day",
+    "from_day",
+    "grant_id",
+    "title_id",
+    "agreement_ref",
+    "grantor_id",
+    "grantee_id",
+    "rights",
+    "territory",
+    "exclusivity",
+    "start",
+)
+"""The columns of `grant_territory`'s lookup index: what it is searched by, then all that
+a holding shows."""
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -149,11 +168,16 @@ class RightsGrant(Base):
 
 
 class GrantTerritory(Base):
-    """The terms of a grant's territory expression, for "who holds CN on this day" index
-    lookups. Each term carries the grant's days in force as their widest span (`from_day`
-    `FIRST_DAY` while its start is TBD, `to_day` `LAST_DAY` while it has no end), kept in
-    step with the grant's `first_day`/`last_day`, so that the lookup index covers the
-    question and no grant is read just to test its window."""
+    """The terms of a grant's territory expression: the ledger's answer to "who holds CN
+    on this day" without reading a grant.
+
+    Each term carries the grant's days in force as their widest span (`from_day`
+    `FIRST_DAY` while its start is TBD, `to_day` `LAST_DAY` while it has no end) and the
+    grant's columns a holding shows (title, agreement, parties, rights, territory,
+    exclusivity, start as written), kept in step with the grant by the projector. The
+    lookup index holds all of them, so a country-wide question at a million grants reads
+    one contiguous stretch of one index instead of a grant row at a random place for
+    each holding."""
 
     __tablename__ = "grant_territory"
 
@@ -162,12 +186,16 @@ class GrantTerritory(Base):
     excluded: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     from_day: Mapped[date] = mapped_column(Date, server_default=FIRST_DAY.isoformat())
     to_day: Mapped[date] = mapped_column(Date, server_default=LAST_DAY.isoformat())
+    title_id: Mapped[str] = mapped_column(String(SLUG), server_default="")
+    agreement_ref: Mapped[str] = mapped_column(String(SLUG), server_default="")
+    grantor_id: Mapped[str] = mapped_column(String(SLUG), server_default="")
+    grantee_id: Mapped[str] = mapped_column(String(SLUG), server_default="")
+    rights: Mapped[str] = mapped_column(Text, server_default="")
+    territory: Mapped[str] = mapped_column(Text, server_default="")
+    exclusivity: Mapped[str] = mapped_column(String(16), server_default="")
+    start: Mapped[str] = mapped_column(String(60), server_default="")
 
-    __table_args__ = (
-        Index(
-            "ix_grant_territory_code_lookup", "code", "excluded", "to_day", "from_day", "grant_id"
-        ),
-    )
+    __table_args__ = (Index("ix_grant_territory_code_lookup", *HOLDERS_LOOKUP),)
 
 
 class Holdback(Base):

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, String, and_, case, or_, select, type_coerce
 
 from ledger.domain.conflicts import GrantView, check_grant
 from ledger.domain.dates import Term, end_for_term
@@ -17,6 +17,8 @@ from ledger.domain.rights import RIGHTS
 from ledger.domain.territories import TerritoryExpr, compact, groups_containing
 from ledger.errors import BadInput, NotFound
 from ledger.persistence.schema import (
+    FIRST_DAY,
+    LAST_DAY,
     Agreement,
     GrantTerritory,
     Holdback,
@@ -84,8 +86,8 @@ class Holding(NamedTuple):
     countries: tuple[str, ...]
     start: date | None
     end: date | None
-    start_text: str
-    end_text: str | None
+    start_tbd: str | None
+    """The start as written while its day is not known (`theatrical+90d`), else None."""
     chain: tuple[str, ...]
 
     @property
@@ -105,8 +107,8 @@ class Holding(NamedTuple):
             notes.append("reserved by the owner")
         elif self.exclusivity == "sole":
             notes.append(f"sole: {self.grantor} may still exploit")
-        if self.start is None:
-            notes.append(f"starts {self.start_text} (TBD)")
+        if self.start_tbd is not None:
+            notes.append(f"starts {self.start_tbd} (TBD)")
         return "; ".join(notes)
 
     def as_json(self) -> dict[str, Any]:
@@ -137,52 +139,61 @@ def who_holds(
     title: str | None = None,
     rights: frozenset[str] | None = None,
 ) -> list[Holding]:
-    """Every grant that covers some of `territory` on some day of `period`."""
+    """Every grant that covers some of `territory` on some day of `period`, by title."""
     asked = territory.countries
     codes: set[str] = set()
     for country in asked:
         codes |= groups_containing(country)
-    # One covering index answers "which grants name CN or a group holding it, in force on
-    # these days" (`grant_territory` carries each grant's days); a grant excluding every
-    # asked country (`WW -CN` asked about CN) is dropped there too, and one that excludes
-    # only some of them is judged below, country by country.
+    # The lookup index of `grant_territory` answers "which grants name CN or a group
+    # holding it, in force on these days" and holds all that a holding shows: no grant is
+    # read. A grant excluding every asked country (`WW -CN` asked about CN) is dropped
+    # there too, and one that excludes only some of them is judged below, country by
+    # country.
     in_force = (GT.c.to_day >= period.first, GT.c.from_day <= period.last)
-    touching = select(GT.c.grant_id).where(
-        GT.c.code.in_(sorted(codes)), GT.c.excluded.is_(False), *in_force
-    )
     excluding_all = select(GT.c.grant_id).where(
         GT.c.code.in_(sorted(_common_groups(asked))), GT.c.excluded, *in_force
     )
     query = (
         select(
-            G.c.id,
-            G.c.title_id,
-            G.c.grantor_id,
-            G.c.grantee_id,
-            G.c.rights,
-            G.c.territory,
-            G.c.exclusivity,
-            G.c.first_day,
-            G.c.last_day,
-            G.c.start,
-            G.c.end,
-            G.c.agreement_ref,
-            A.c.status,
+            GT.c.grant_id,
+            GT.c.title_id,
+            GT.c.grantor_id,
+            GT.c.grantee_id,
+            GT.c.rights,
+            GT.c.territory,
+            GT.c.exclusivity,
+            # Read as stored: a day is made once per distinct value, not once per row.
+            type_coerce(GT.c.from_day, String),
+            type_coerce(GT.c.to_day, String),
+            # The start as written matters only while its day is not known.
+            case((GT.c.from_day == FIRST_DAY, GT.c.start)),
+            GT.c.agreement_ref,
         )
-        .join(A, A.c.ref == G.c.agreement_ref)
-        .where(G.c.id.in_(touching), G.c.id.not_in(excluding_all))
-        .order_by(G.c.title_id, G.c.id)
+        .where(
+            GT.c.code.in_(sorted(codes)),
+            GT.c.excluded.is_(False),
+            *in_force,
+            GT.c.grant_id.not_in(excluding_all),
+        )
+        .order_by(GT.c.title_id, GT.c.grant_id)
     )
     if title is not None:
-        query = query.where(G.c.title_id == title)
-    # A country-wide question at a million grants streams tens of thousands of rows: what
-    # each distinct (territory, rights) pair means is worked out once, most chains of
-    # title are the owner's own grant, and the collector stays out of the way while the
-    # answer is built (it is made of new, acyclic tuples).
-    chains = _Chains(conn, title)
+        query = query.where(GT.c.grant_id.in_(select(G.c.id).where(G.c.title_id == title)))
+    statuses = _statuses_other_than_signed(conn, title)
+    owners = _owners(conn, title)
+    # A country-wide question at a million grants reads tens of thousands of rows: what
+    # each distinct (territory, rights) pair means is worked out once, a grant its
+    # title's owner made has its chain at once, the chains of the few sublicences are
+    # built when the last row of their title is in, and the collector stays out of the
+    # way while the answer is built (new, acyclic tuples).
     facts: dict[tuple[str, str], _Facts | None] = {}
+    days = _Days()
     holdings: list[Holding] = []
-    upstream_later: list[tuple[int, _Facts]] = []
+    title_facts: list[_Facts] = []  # of the current title's holdings, in order
+    title_owners: dict[str, frozenset[str]] = _NO_OWNERS
+    current: str | None = None
+    sublicensed = False
+    previous = None
     with collector_paused():
         for (
             grant_id,
@@ -192,29 +203,36 @@ def who_holds(
             rights_text,
             territory_text,
             exclusivity,
-            first_day,
-            last_day,
+            from_day,
+            to_day,
             start,
-            end,
             agreement,
-            status,
-        ) in conn.execute(query):
+        ) in conn.execution_options(yield_per=2000).execute(query):
+            if grant_id == previous:  # a second term of the grant names an asked code
+                continue
+            previous = grant_id
+            if title_id != current:
+                if sublicensed:
+                    _chain_sublicences(holdings, title_facts, title_owners)
+                sublicensed = False
+                title_facts.clear()
+                title_owners = owners.get(title_id, _NO_OWNERS)
+                current = title_id
             key = (territory_text, rights_text)
             if key in facts:
                 fact = facts[key]
             else:
                 fact = facts[key] = _facts(territory_text, rights_text, asked, rights)
-            if fact is None:
+            if fact is None or not fact.shown:
                 continue
-            if grantor != holder:
-                chains.received(title_id, grantor, holder, fact.overlap, fact.held)
-            if not fact.shown:
-                continue
-            chain = chains.from_owner(title_id, grantor, holder, fact.overlap)
-            if chain is None:
-                # A sublicence: the grants above it may come later in the answer.
-                upstream_later.append((len(holdings), fact))
-                chain = ()
+            owned = title_owners.get(grantor)
+            if owned is not None and not owned.isdisjoint(fact.overlap):
+                chain = _chain_of(grantor, holder)
+            else:
+                chain = ()  # a sublicence: the grant above it may come later
+                sublicensed = True
+            first = days[from_day]
+            title_facts.append(fact)
             holdings.append(
                 Holding(
                     title_id,
@@ -225,21 +243,84 @@ def who_holds(
                     exclusivity,
                     grant_label(grant_id),
                     agreement,
-                    status,
+                    statuses.get(agreement, "signed"),
                     fact.territory,
                     fact.countries,
-                    first_day,
-                    last_day,
+                    first,
+                    days[to_day],
                     start,
-                    end,
                     chain,
                 )
             )
-        for position, fact in upstream_later:
-            held = holdings[position]
-            chain = chains.of(held.title, held.grantor, held.holder, fact.overlap, fact.shown)
-            holdings[position] = held._replace(chain=chain)
+        if sublicensed:
+            _chain_sublicences(holdings, title_facts, title_owners)
     return holdings
+
+
+def _chain_sublicences(
+    holdings: list[Holding], facts: list[_Facts], owners: dict[str, frozenset[str]]
+) -> None:
+    """Give the sublicences among the last `len(facts)` holdings, all of one title, their
+    chains of title: owner -> licensee -> sublicensee.
+
+    A grant upstream of a sublicence covers some of its countries on the days asked and
+    some of the rights asked, so it is itself among the title's holdings."""
+    first = len(holdings) - len(facts)
+    received: dict[str, list[tuple[str, frozenset[str], frozenset[str]]]] = {}
+    for held, fact in zip(holdings[first:], facts, strict=True):
+        if held.grantor != held.holder:
+            received.setdefault(held.holder, []).append((held.grantor, fact.overlap, fact.held))
+    for position, fact in enumerate(facts, start=first):
+        held = holdings[position]
+        if held.chain:
+            continue
+        chain = list(_chain_of(held.grantor, held.holder))
+        party = held.grantor
+        while not owners.get(party, _NOWHERE) & fact.overlap and len(chain) < CHAIN_DEPTH:
+            upstream = [
+                grantor
+                for grantor, countries, rights in received.get(party, ())
+                if countries & fact.overlap and rights & fact.shown and grantor not in chain
+            ]
+            if not upstream:
+                break
+            party = upstream[0]
+            chain.insert(0, party)
+        holdings[position] = held._replace(chain=tuple(chain))
+
+
+class _Days(dict[Any, date | None]):
+    """A stored `from_day`/`to_day` (text on SQLite, a date elsewhere) as the day it
+    names, None for the open ends `FIRST_DAY` and `LAST_DAY`; each value made once."""
+
+    def __missing__(self, stored: Any) -> date | None:
+        day = stored if isinstance(stored, date) else date.fromisoformat(stored)
+        self[stored] = value = None if day in (FIRST_DAY, LAST_DAY) else day
+        return value
+
+
+def _statuses_other_than_signed(conn: Connection, title: str | None) -> dict[str, str]:
+    """The agreements (of `title`, or all) whose status is not `signed`: far fewer than
+    the grants of a country-wide answer, so read once rather than joined to every row."""
+    query = select(A.c.ref, A.c.status).where(A.c.status.in_(("draft", "mou", "terminated")))
+    if title is not None:
+        query = query.where(A.c.ref.in_(select(G.c.agreement_ref).where(G.c.title_id == title)))
+    return {ref: status for ref, status in conn.execute(query)}
+
+
+def _owners(conn: Connection, title: str | None) -> dict[str, dict[str, frozenset[str]]]:
+    """Who owns which countries, of the title asked about or of every title (a row a
+    title, more or less: far fewer than its grants)."""
+    owners: dict[str, dict[str, frozenset[str]]] = {}
+    query = select(O.c.title_id, O.c.party_id, O.c.territory)
+    if title is not None:
+        query = query.where(O.c.title_id == title)
+    for title_id, party, territory in conn.execute(query):
+        owned = owners.setdefault(title_id, {})
+        countries = countries_of(territory)  # shared, cached: not copied per title
+        before = owned.get(party)
+        owned[party] = countries if before is None else before | countries
+    return owners
 
 
 class _Facts(NamedTuple):
@@ -292,78 +373,10 @@ def _compact_territory(text: str) -> str:
     return compact(countries_of(text))
 
 
-class _Chains:
-    """Chains of title, owner -> licensee -> sublicensee, among the grants of one answer.
-
-    A grant upstream of a holding covers some of the holding's countries on the days
-    asked, so it is itself among the rows `who_holds` reads: the chains are built from
-    those rows (`received`), and only the owners are read besides: of the title asked
-    about, or of every title (a row a title, more or less, far fewer than its grants)."""
-
-    def __init__(self, conn: Connection, title: str | None) -> None:
-        self._owners: dict[str, dict[str, frozenset[str]]] = {}
-        self._received: dict[tuple[str, str], list[tuple[str, frozenset[str], frozenset[str]]]] = {}
-        self._pairs: dict[tuple[str, str], tuple[str, ...]] = {}
-        query = select(O.c.title_id, O.c.party_id, O.c.territory)
-        if title is not None:
-            query = query.where(O.c.title_id == title)
-        for title_id, party, territory in conn.execute(query):
-            owned = self._owners.setdefault(title_id, {})
-            countries = countries_of(territory)  # shared, cached: not copied per title
-            before = owned.get(party)
-            owned[party] = countries if before is None else before | countries
-
-    def received(
-        self,
-        title: str,
-        grantor: str,
-        grantee: str,
-        countries: frozenset[str],
-        rights: frozenset[str],
-    ) -> None:
-        """`grantee` holds `rights` in `countries` of `title` from `grantor`."""
-        key = (title, grantee)
-        grants = self._received.get(key)
-        if grants is None:
-            self._received[key] = [(grantor, countries, rights)]
-        else:
-            grants.append((grantor, countries, rights))
-
-    def from_owner(
-        self, title: str, grantor: str, holder: str, countries: frozenset[str]
-    ) -> tuple[str, ...] | None:
-        """The chain of a grant the owner of some of `countries` made (or reserved), else
-        None."""
-        if not self._owners.get(title, _NO_OWNERS).get(grantor, _NOWHERE) & countries:
-            return None
-        pair = (grantor, holder)
-        chain = self._pairs.get(pair)
-        if chain is None:
-            chain = self._pairs[pair] = (holder,) if grantor == holder else pair
-        return chain
-
-    def of(
-        self,
-        title: str,
-        grantor: str,
-        holder: str,
-        countries: frozenset[str],
-        rights: frozenset[str],
-    ) -> tuple[str, ...]:
-        owners = self._owners.get(title, _NO_OWNERS)
-        chain = [holder] if grantor == holder else [grantor, holder]
-        party = grantor
-        while not owners.get(party, _NOWHERE) & countries and len(chain) < CHAIN_DEPTH:
-            upstream = [
-                g
-                for g, c, r in self._received.get((title, party), ())
-                if c & countries and r & rights and g not in chain
-            ]
-            if not upstream:
-                break
-            party = upstream[0]
-            chain.insert(0, party)
-        return tuple(chain)
+@lru_cache(maxsize=4096)
+def _chain_of(grantor: str, holder: str) -> tuple[str, ...]:
+    """The chain of a grant made by its title's owner: the owner, then the holder."""
+    return (holder,) if grantor == holder else (grantor, holder)
 
 
 _NOWHERE: frozenset[str] = frozenset()

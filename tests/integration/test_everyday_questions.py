@@ -114,6 +114,23 @@ def test_an_amended_grant_holds_to_its_new_end_and_not_beyond(run: Run) -> None:
     assert holders_of(run, "--territory", "CN", "--on", "2029-01-01") == []
 
 
+def test_an_amended_grant_is_held_with_its_new_rights_territory_and_exclusivity(
+    run: Run,
+) -> None:
+    seed_real(run, status="signed")  # G1: distribution, CN, sole
+    run(
+        "grant", "amend", "G1", "--rights", "svod", "--territory", "GREATER-CHINA",
+        "--exclusivity", "exclusive", "--reason", "narrowed to SVOD, widened to Greater China",
+    )  # fmt: skip
+    [holding] = holders_of(run, "--territory", "HK", "--on", "2020-01-01")
+    assert (holding["rights"], holding["territory"], holding["exclusivity"]) == (
+        ["svod"],
+        "GREATER-CHINA",
+        "exclusive",
+    )
+    assert holders_of(run, "--territory", "CN", "--rights", "pay-tv", "--on", "2020-01-01") == []
+
+
 def test_a_grant_starting_on_a_release_holds_from_that_day_once_the_date_is_known(
     run: Run,
 ) -> None:

@@ -533,6 +533,11 @@ STATE_TAMPERING: list[tuple[str, list[str], str]] = [
         "grant_territory row grant_id=1, code=CN, excluded=",
     ),
     (
+        "hand a grant to someone else in the holders lookup",
+        ["UPDATE grant_territory SET grantee_id = 'mallory' WHERE grant_id = 1"],
+        "grant_territory row grant_id=1, code=CN, excluded=",
+    ),
+    (
         "insert a fake grant",
         [
             "INSERT INTO rights_grant (id, agreement_ref, title_id, grantor_id, grantee_id, "

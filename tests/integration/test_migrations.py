@@ -108,3 +108,36 @@ def test_upgrading_an_existing_ledger_gives_its_territory_terms_their_grants_day
         (2, "CN"): ("0001-01-01", "9999-12-31"),
         (2, "WW"): ("0001-01-01", "9999-12-31"),
     }
+
+
+def test_upgrading_an_existing_ledger_gives_its_territory_terms_what_holders_shows(
+    db_url: str,
+) -> None:
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+    upgrade(engine, "0003")
+    rows = [
+        "INSERT INTO party (id, name) VALUES ('owner', 'Owner'), ('licensee', 'Licensee')",
+        "INSERT INTO title (id, name, kind) VALUES ('real', 'Real', 'film')",
+        "INSERT INTO agreement (ref, status, standing) VALUES ('A-1', 'signed', 'signed')",
+        "INSERT INTO rights_grant (id, agreement_ref, title_id, grantor_id, grantee_id, rights,"
+        " territory, start, exclusivity, first_day, last_day, recorded_seq) VALUES"
+        " (1, 'A-1', 'real', 'owner', 'licensee', 'svod;pay-tv', 'WW -CN', '2020-01-01',"
+        " 'sole', '2020-01-01', '2024-12-31', 1)",
+        "INSERT INTO grant_territory (grant_id, code, excluded, from_day, to_day) VALUES"
+        " (1, 'WW', :no, '2020-01-01', '2024-12-31'), (1, 'CN', :yes, '2020-01-01', '2024-12-31')",
+    ]
+    with engine.begin() as conn:
+        for statement in rows:
+            conn.execute(text(statement), {"no": False, "yes": True})
+    upgrade(engine)
+    with engine.connect() as conn:
+        terms = conn.execute(
+            text(
+                "SELECT code, title_id, agreement_ref, grantor_id, grantee_id, rights, territory,"
+                " exclusivity, start FROM grant_territory ORDER BY code"
+            )
+        ).all()
+    carried = ("real", "A-1", "owner", "licensee", "svod;pay-tv", "WW -CN", "sole", "2020-01-01")
+    assert [tuple(term) for term in terms] == [("CN", *carried), ("WW", *carried)]
