@@ -11,7 +11,7 @@ from sqlalchemy import select
 from cli.context import Env
 from cli.grant_commands import print_check
 from cli.output import emit
-from cli.query_commands import EXPIRY_COLUMNS, HOLDER_COLUMNS
+from cli.query_commands import EXPIRY_COLUMNS, HOLDER_COLUMNS, holding_cells
 from ledger.domain.territories import parse_territory
 from ledger.errors import Refused
 from ledger.persistence.database import make_engine
@@ -79,8 +79,7 @@ def demo(env: Env, into: Path) -> None:
             f"holders --territory CN --title real --on {day}",
         )
         found = who_holds(conn, parse_territory("CN"), Period(day, day), "real")
-        rows = [{**h.as_json(), "chain": " -> ".join(h.chain)} for h in found]
-        emit("table", rows, HOLDER_COLUMNS)
+        emit("table", map(holding_cells, found), HOLDER_COLUMNS)
 
         _heading(
             "Can the producer license exclusive SVOD in China to iQIYI for 2 years from 2027?",

@@ -35,6 +35,8 @@ def format_option(func: F) -> F:
 
 
 def cell(value: Any) -> str:
+    if type(value) is str:  # most cells: first, and cheaply
+        return value
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
@@ -45,26 +47,61 @@ def cell(value: Any) -> str:
 
 
 def table(
-    rows: Sequence[Mapping[str, Any]],
+    rows: Iterable[Mapping[str, Any]],
     columns: Sequence[str],
     empty: str = "nothing found",
     out: TextIO | None = None,
 ) -> None:
-    if not rows:
+    texts = [[cell(row.get(c)) for c in columns] for row in rows]
+    if not texts:
         click.echo(empty, file=out)
         return
-    texts = [[cell(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(t[i]) for t in texts)) for i, c in enumerate(columns)]
-    header = "  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))
-    click.echo(header.rstrip(), file=out)
-    for text in texts:
-        click.echo(
-            "  ".join(t.ljust(w) for t, w in zip(text, widths, strict=True)).rstrip(), file=out
-        )
+    line = "  ".join(f"{{:<{width}}}" for width in widths)
+    header = line.format(*(c.upper() for c in columns))
+    write_lines(out, [header.rstrip(), *(line.format(*text).rstrip() for text in texts)])
+
+
+def write_lines(out: TextIO | None, lines: Iterable[str]) -> None:
+    """Lines on `out` (default stdout), a few thousand to a write: a listing of tens of
+    thousands of rows spends most of its time in writes of one line each."""
+    stream = out or sys.stdout
+    batch: list[str] = []
+    for text in lines:
+        batch.append(text)
+        if len(batch) == WRITE_BATCH:
+            stream.write("\n".join(batch) + "\n")
+            batch.clear()
+    if batch:
+        stream.write("\n".join(batch) + "\n")
+    stream.flush()
+
+
+WRITE_BATCH = 4096
 
 
 def emit_json(document: Any, out: TextIO | None = None) -> None:
     click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str), file=out)
+
+
+def emit_json_list(items: Iterable[Any], out: TextIO | None = None) -> None:
+    """A JSON list streamed an item a line: bounded memory, and each item is written by
+    the json module's C encoder (which an indented document cannot use)."""
+    encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+    write_lines(out, _json_list_lines(encode(item) for item in items))
+
+
+def _json_list_lines(items: Iterator[str]) -> Iterator[str]:
+    before = next(items, None)
+    if before is None:
+        yield "[]"
+        return
+    yield "["
+    for text in items:
+        yield before + ","
+        before = text
+    yield before
+    yield "]"
 
 
 def emit_csv(
@@ -72,20 +109,20 @@ def emit_csv(
 ) -> None:
     writer = csv.writer(out or sys.stdout, lineterminator="\n")
     writer.writerow(columns)
-    for row in rows:
-        writer.writerow([cell(row.get(c)) for c in columns])
+    writer.writerows([cell(row.get(c)) for c in columns] for row in rows)
 
 
 def emit(
     fmt: str,
-    rows: Sequence[Mapping[str, Any]],
+    rows: Iterable[Mapping[str, Any]],
     columns: Sequence[str],
     empty: str = "nothing found",
     out: TextIO | None = None,
 ) -> None:
-    """Rows in the asked format; JSON carries every key, table and CSV the named columns."""
+    """Rows in the asked format; JSON carries every key, table and CSV the named columns.
+    The rows may be a generator: JSON and CSV stream them."""
     if fmt == "json":
-        emit_json(list(rows), out)
+        emit_json_list(rows, out)
     elif fmt == "csv":
         emit_csv(rows, columns, out)
     else:

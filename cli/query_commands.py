@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 
 from cli.context import Env, today
-from cli.output import emit, emit_json, format_option, write_atomically
+from cli.output import emit, emit_json, emit_json_list, format_option, write_atomically
 from cli.params import DATE, RIGHTS, TERRITORY, WITHIN
 from ledger.domain.territories import TerritoryExpr, parse_territory
 from ledger.errors import BadInput
-from ledger.services.queries import Period, available, expiring, who_holds
+from ledger.services.queries import Holding, Period, available, expiring, who_holds
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -99,19 +100,30 @@ def holders(
     engine = env.ledger(recorded_as_of).engine
     with engine.connect() as conn:
         found = who_holds(conn, territory, period, title_id, rights)
-    rows = [
-        {
-            **h.as_json(),
-            "chain": " -> ".join(h.chain),
-            "end": h.end or "open",
-            "start": h.start or f"{h.start_text} (TBD)",
-        }
-        for h in found
-    ]
     if fmt == "json":
-        emit_json([h.as_json() for h in found])
+        emit_json_list(h.as_json() for h in found)
     else:
-        emit(fmt, rows, HOLDER_COLUMNS, f"nobody holds rights in {territory.text} then")
+        empty = f"nobody holds rights in {territory.text} then"
+        emit(fmt, map(holding_cells, found), HOLDER_COLUMNS, empty)
+
+
+def holding_cells(held: Holding) -> dict[str, Any]:
+    """A holding as the cells of a table or CSV row (`HOLDER_COLUMNS`)."""
+    return {
+        "title": held.title,
+        "rights": held.rights,
+        "holder": held.holder,
+        "grantor": held.grantor,
+        "exclusivity": held.exclusivity,
+        "territory": held.territory,
+        "start": held.start or f"{held.start_tbd} (TBD)",
+        "end": held.end or "open",
+        "grant": held.grant,
+        "agreement": held.agreement,
+        "status": held.status,
+        "chain": " -> ".join(held.chain),
+        "note": held.note,
+    }
 
 
 @click.command()
