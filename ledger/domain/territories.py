@@ -55,15 +55,33 @@ def _name_key(text: str) -> str:
 
 @dataclass(frozen=True)
 class _Catalogue:
-    """Everything loaded once from pycountry and territories.json, indexed for parsing."""
+    """Everything loaded once from pycountry and territories.json, indexed for parsing.
 
+    What only an unusual word needs (country names, withdrawn codes, suggestions for a
+    misspelling) is built the first time one is met: most commands name codes and groups
+    alone, and every command pays for what is built at start-up."""
+
+    raw: Mapping[str, Any]
     groups: tuple[TerritoryGroup, ...]
     group_by_key: Mapping[str, str]
     alpha3: Mapping[str, str]
-    names: Mapping[str, frozenset[str]]
     replaced: Mapping[str, tuple[str, ...]]
-    obsolete: Mapping[str, tuple[str, tuple[str, ...]]]
-    suggestion_pool: Mapping[str, str]
+
+    @cached_property
+    def names(self) -> Mapping[str, frozenset[str]]:
+        return _load_names(self.raw)
+
+    @cached_property
+    def obsolete(self) -> Mapping[str, tuple[str, tuple[str, ...]]]:
+        return _load_obsolete(self.raw)
+
+    @cached_property
+    def suggestion_pool(self) -> Mapping[str, str]:
+        pool: dict[str, str] = {code: code for code in ALL_COUNTRIES}
+        pool.update(self.alpha3)
+        pool.update(self.group_by_key)
+        pool.update({key.upper(): _display_name(min(codes)) for key, codes in self.names.items()})
+        return pool
 
 
 def _display_name(code: str) -> str:
@@ -138,21 +156,12 @@ def _catalogue() -> _Catalogue:
     for group in groups:
         for key in (group.id, *group.aliases):
             group_by_key[_group_key(key)] = group.id
-    alpha3 = {c.alpha_3: c.alpha_2 for c in pycountry.countries}
-    names = _load_names(raw)
-    replaced = {code: tuple(entry["use"]) for code, entry in raw["replaced_codes"].items()}
-    pool: dict[str, str] = {code: code for code in ALL_COUNTRIES}
-    pool.update({a3: a2 for a3, a2 in alpha3.items()})
-    pool.update({key: gid for key, gid in group_by_key.items()})
-    pool.update({key.upper(): _display_name(min(codes)) for key, codes in names.items()})
     return _Catalogue(
+        raw=raw,
         groups=groups,
         group_by_key=group_by_key,
-        alpha3=alpha3,
-        names=names,
-        replaced=replaced,
-        obsolete=_load_obsolete(raw),
-        suggestion_pool=pool,
+        alpha3={c.alpha_3: c.alpha_2 for c in pycountry.countries},
+        replaced={code: tuple(entry["use"]) for code, entry in raw["replaced_codes"].items()},
     )
 
 
@@ -219,10 +228,10 @@ def _unknown(words: list[str]) -> BadInput:
 
 def _resolve_code(text: str) -> str | None:
     """A code, group id or alpha-3 code; raises for withdrawn or wrong codes."""
-    catalogue = _catalogue()
     upper = text.upper()
     if upper in ALL_COUNTRIES:
         return upper
+    catalogue = _catalogue()
     group = catalogue.group_by_key.get(_group_key(text))
     if group is not None:
         return group
@@ -317,6 +326,25 @@ def parse_territory(text: str) -> TerritoryExpr:
     if not expr.countries:
         raise BadInput(f"territory '{text.strip()}' covers no country")
     return expr
+
+
+def parse_stored_territory(text: str) -> TerritoryExpr:
+    """An expression as `TerritoryExpr.text` writes it, the way the ledger stores one:
+    codes and group ids, each exclusion marked `-`. Read item by item, without the
+    country-name lookups a person's wording may need (and `parse_territory`'s reading,
+    errors included, for anything else)."""
+    groups = _group_sets()
+    includes: list[str] = []
+    excludes: list[str] = []
+    for word in text.split():
+        excluded = word.startswith("-")
+        item = word[1:] if excluded else word
+        target = excludes if excluded else includes
+        if not (item in ALL_COUNTRIES or item in groups) or item in target:
+            return parse_territory(text)
+        target.append(item)
+    expr = TerritoryExpr(tuple(includes), tuple(excludes))
+    return expr if expr.countries else parse_territory(text)
 
 
 def groups_containing(country: str) -> frozenset[str]:

@@ -15,7 +15,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import platformdirs
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
@@ -39,6 +38,9 @@ MIGRATION_LOCK = (75, 0)
 
 def default_url() -> str:
     """The embedded default: an SQLite file in the user's data directory."""
+    # Imported only when no database is named: most runs name one, and start-up counts.
+    import platformdirs
+
     data_dir = Path(platformdirs.user_data_dir("rights-ledger", appauthor=False))
     return f"sqlite:///{data_dir / 'ledger.db'}"
 

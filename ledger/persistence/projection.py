@@ -28,7 +28,7 @@ from ledger.domain.grants import (
     resolve_start,
 )
 from ledger.domain.rights import RIGHTS
-from ledger.domain.territories import TerritoryExpr, parse_territory
+from ledger.domain.territories import TerritoryExpr, parse_stored_territory, parse_territory
 from ledger.persistence.journal import Entry, insert_rows
 from ledger.persistence.schema import (
     FIRST_DAY,
@@ -548,7 +548,7 @@ def _rights_text(rights: frozenset[str]) -> str:
 @lru_cache(maxsize=4096)
 def _terms_of(text: str) -> tuple[tuple[str, bool], ...]:
     """The (code, excluded) terms of a stored territory expression."""
-    expr = parse_territory(text)
+    expr = parse_stored_territory(text)
     return (*((code, False) for code in expr.includes), *((code, True) for code in expr.excludes))
 
 

@@ -5,7 +5,6 @@ This is the only code that commits. The CLI calls it; tests call it directly.
 
 from __future__ import annotations
 
-import getpass
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,7 +46,12 @@ ACTOR_ENV = "RIGHTS_LEDGER_ACTOR"
 
 
 def default_actor() -> str:
-    return os.environ.get(ACTOR_ENV) or getpass.getuser()
+    actor = os.environ.get(ACTOR_ENV)
+    if actor:
+        return actor
+    import getpass  # only when no actor is named: start-up counts
+
+    return getpass.getuser()
 
 
 @dataclass(frozen=True)

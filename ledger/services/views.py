@@ -19,7 +19,7 @@ from ledger.domain.conflicts import (
 )
 from ledger.domain.grants import EventDate, GrantSpec, resolve_last_day, resolve_start
 from ledger.domain.rights import RIGHTS, parse_rights
-from ledger.domain.territories import parse_territory
+from ledger.domain.territories import parse_stored_territory
 from ledger.persistence.schema import (
     Agreement,
     Holdback,
@@ -48,7 +48,7 @@ def rights_of(text: str) -> frozenset[str]:
 @lru_cache(maxsize=8192)
 def countries_of(text: str) -> frozenset[str]:
     """The countries of a stored territory expression."""
-    return parse_territory(text).countries
+    return parse_stored_territory(text).countries
 
 
 @lru_cache(maxsize=8192)

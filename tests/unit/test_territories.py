@@ -16,6 +16,7 @@ from ledger.domain.territories import (
     compact,
     groups_containing,
     list_groups,
+    parse_stored_territory,
     parse_territory,
 )
 from ledger.errors import BadInput
@@ -362,3 +363,26 @@ def test_compact_round_trips_groups_with_additions_and_removals(
         text = compact(wanted)
         assert parse_territory(text).countries == wanted
         assert len(text.split()) <= len(wanted)
+
+
+ITEMS = st.sampled_from(sorted(ALL_COUNTRIES | set(GROUPS)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ITEMS, min_size=1, max_size=4), st.lists(ITEMS, max_size=4))
+def test_a_stored_expression_reads_back_as_the_full_parser_reads_it(
+    includes: list[str], excludes: list[str]
+) -> None:
+    text = " ".join([*includes, *(f"-{item}" for item in excludes)])
+    try:
+        expected = parse_territory(text)
+    except BadInput as error:
+        with pytest.raises(BadInput, match=re.escape(str(error))):
+            parse_stored_territory(text)
+        return
+    assert parse_stored_territory(text) == expected
+    assert parse_stored_territory(expected.text).countries == expected.countries
+
+
+def test_a_stored_expression_with_a_name_in_it_is_still_read() -> None:
+    assert parse_stored_territory("Hong Kong -CN") == parse_territory("HK -CN")
