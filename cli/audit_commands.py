@@ -18,7 +18,13 @@ from ledger.io.rows import RowErrors
 from ledger.services.audit import Anchor, export_journal, import_journal, read_journal
 from ledger.services.audit import history as journal_history
 from ledger.services.audit import verify as verify_ledger
-from ledger.services.transfer import ImportRefused, export_rows, import_rows, read_rows
+from ledger.services.transfer import (
+    EMA_SUFFIXES,
+    ImportRefused,
+    export_rows,
+    import_rows,
+    read_rows,
+)
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -196,14 +202,9 @@ def import_(
 
 def _format_of(file: Path) -> str:
     suffix = file.suffix.lower()
-    by_suffix = {
-        ".xlsx": "ema",
-        ".xlsm": "ema",
-        ".xml": "ema",
-        ".jsonl": "journal",
-        ".json": "journal",
-    }
-    return by_suffix.get(suffix, "csv")
+    if suffix in EMA_SUFFIXES:
+        return "ema"
+    return "journal" if suffix in (".jsonl", ".json") else "csv"
 
 
 @click.command()

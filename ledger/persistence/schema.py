@@ -134,6 +134,10 @@ class Agreement(Base):
     terminated_on: Mapped[date | None] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
 
+    # "Which agreements are not signed" (a holders answer marks their grants pending)
+    # is one short range of this index, however many agreements are signed.
+    __table_args__ = (Index("ix_agreement_status", "status", "ref"),)
+
 
 class AgreementParty(Base):
     __tablename__ = "agreement_party"

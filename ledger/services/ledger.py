@@ -80,9 +80,13 @@ class Ledger:
     # -- plumbing ----------------------------------------------------------------------
 
     def write(
-        self, step: Callable[[Work], Any], titles: Sequence[str] = (), whole: bool = False
+        self,
+        step: Callable[[Work], Any],
+        titles: Sequence[str] = (),
+        whole: bool = False,
+        bulk: bool = False,
     ) -> Any:
-        return run_write(self.engine, self.actor, self.now, step, titles, whole)
+        return run_write(self.engine, self.actor, self.now, step, titles, whole, bulk)
 
     # -- parties, titles, events -------------------------------------------------------
 

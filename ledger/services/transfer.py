@@ -24,7 +24,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Index, Table, select
+from sqlalchemy import Connection, Engine, Index, Table, select
 
 from ledger.domain.conflicts import GrantView, OwnershipView, check_grant, plainly_clear
 from ledger.domain.grants import (
@@ -228,9 +228,13 @@ def specs_from_rows(
     return specs, lines, statuses
 
 
+EMA_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xml"})
+"""File names that say EMA Avails: the spreadsheet, or the XML."""
+
+
 def read_deal(path: Path) -> tuple[list[GrantSpec], list[int]]:
-    """A deal to check: the rows of a CSV (or EMA workbook) as proposed grants."""
-    fmt = "ema" if path.suffix.lower() in (".xlsx", ".xlsm") else "csv"
+    """A deal to check: the rows of a CSV (or EMA Avails file) as proposed grants."""
+    fmt = "ema" if path.suffix.lower() in EMA_SUFFIXES else "csv"
     specs, lines, _ = specs_from_rows(read_rows(path, fmt), path.name)
     return specs, lines
 
@@ -277,10 +281,11 @@ def import_rows(
     one `RowErrors`; otherwise blocking conflicts in one `ImportRefused`."""
     if isinstance(rows, Iterator):
         rows = list(rows)  # a retried transaction reads them again
+    bulk = _is_bulk(ledger.engine, rows)
 
     def step(work: Work) -> ImportSummary:
         with _bulk_cache(work.conn), collector_paused():
-            set_aside = _set_aside_indexes(work.conn, rows)
+            set_aside = _set_aside_indexes(work.conn) if bulk else []
             run = _Import(work, source, owner, owner_from_grantor, dry_run)
             try:
                 summary = run.feed(rows, progress)
@@ -290,7 +295,7 @@ def import_rows(
             return summary
 
     try:
-        return ledger.write(step, whole=True)  # type: ignore[no-any-return]
+        return ledger.write(step, whole=True, bulk=bulk)  # type: ignore[no-any-return]
     except _DryRun as done:
         return done.summary
 
@@ -312,20 +317,29 @@ class _bulk_cache:
             self.conn.exec_driver_sql(f"PRAGMA cache_size={self.before}")
 
 
-def _set_aside_indexes(conn: Connection, rows: Iterable[GrantRow]) -> list[Index]:
-    """Drop the indexes a large SQLite import would update all over the place, when the
-    file is at least as large as the ledger it goes into; `_rebuild` makes them again.
+def _is_bulk(engine: Engine, rows: Iterable[GrantRow]) -> bool:
+    """Whether an import into an SQLite ledger is written in bulk: a file of at least
+    `REINDEX_FROM` rows and at least as many as the ledger has grants. Its scattered
+    indexes are then set aside and built at the end (`_set_aside_indexes`), and it is
+    written through a rollback journal rather than the WAL (`rollback_journal`)."""
+    if not is_sqlite(engine):
+        return False
+    coming = len(rows) if isinstance(rows, RowFile | list) else 0
+    if coming < REINDEX_FROM:
+        return False
+    with engine.connect() as conn:
+        return coming >= next_grant_id(conn) - 1
+
+
+def _set_aside_indexes(conn: Connection) -> list[Index]:
+    """Drop the indexes a bulk import would update all over the place; `_rebuild` makes
+    them again.
 
     Inserting a million grants into indexes keyed by agreement, party, day or territory
     touches pages at random, far more of them than the page cache holds: building each
     index once at the end, from sorted keys, is several times cheaper. The drop is part
     of the import's transaction: an import that fails or is a dry run rolls back to the
     indexes as they were."""
-    if not is_sqlite(conn):
-        return []
-    coming = len(rows) if isinstance(rows, RowFile | list) else 0
-    if coming < REINDEX_FROM or coming < next_grant_id(conn) - 1:
-        return []
     dropped = [index for index in _deferrable() if index.name in DEFERRED_INDEXES]
     for index in dropped:
         index.drop(conn)

@@ -24,6 +24,7 @@ import random
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -32,7 +33,12 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import DBAPIError
 
 from ledger.errors import Refused
-from ledger.persistence.database import immediate, is_sqlite, lock_timeout_seconds
+from ledger.persistence.database import (
+    immediate,
+    is_sqlite,
+    lock_timeout_seconds,
+    rollback_journal,
+)
 from ledger.persistence.journal import JournalWriter
 from ledger.persistence.projection import Projector
 from ledger.persistence.schema import JournalEntry
@@ -152,18 +158,24 @@ def run_write(
     step: Callable[[Work], T],
     titles: Iterable[str] = (),
     whole_ledger: bool = False,
+    bulk: bool = False,
 ) -> T:
     """Run `step` in one transaction that appends to the journal, retrying transient faults.
 
     `step` must do all its reading and deciding through `work.conn`: it may run more than
-    once, and only its last run counts.
+    once, and only its last run counts. A `bulk` write (far larger than the ledger it
+    goes into) is written through a rollback journal on SQLite (`rollback_journal`).
     """
     title_keys = sorted({title_lock_key(t) for t in titles})
     for attempt in range(1, ATTEMPTS + 1):
         work: Work | None = None
         committing = False
         try:
-            with engine.connect() as conn, immediate(conn):
+            with (
+                engine.connect() as conn,
+                immediate(conn),
+                rollback_journal(conn) if bulk else nullcontext(),
+            ):
                 with conn.begin():
                     if not is_sqlite(conn):
                         _lock_pg(conn, title_keys, whole_ledger)

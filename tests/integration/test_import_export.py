@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli.main import cli
-from ledger.persistence import projection
+from ledger.persistence import database, projection
 from ledger.persistence.schema import Base
 from ledger.services import transfer
 from ledger.services.transfer import DEFERRED_INDEXES
@@ -172,6 +174,16 @@ def test_an_avails_xml_file_imports_and_one_with_a_bad_territory_writes_nothing(
     assert _grants(bad) == []
 
 
+@pytest.mark.skipif(not AVAILS_XML.is_file(), reason=f"Avails XML samples not found under {SHARED}")
+def test_a_deal_sent_as_avails_xml_is_checked_as_avails_not_as_csv(tmp_path: Path) -> None:
+    ledger = _fresh(tmp_path, "ledger.db")
+    ledger("import", str(AVAILS_XML), "--licensee", "somebody")
+    # The same avails offered again (to the stand-in licensee: a deal file names none);
+    # they are non-exclusive, so nothing blocks. Read as CSV the file would be refused.
+    report = as_json(ledger("check", "--file", str(AVAILS_XML), "--format", "json"))
+    assert report == {"clear": True, "conflicts": []}
+
+
 def test_an_ema_export_names_countries_and_reads_back_as_the_group(
     run: Run, tmp_path: Path
 ) -> None:
@@ -260,6 +272,106 @@ def test_a_large_import_that_fails_or_is_a_dry_run_leaves_every_index_in_place(
     assert "row 5" in result.stderr
     assert _indexes(tmp_path, "ledger.db") == before
     assert as_json(run("grant", "list", "--format", "json")) == []
+
+
+def _journal_modes(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """The journal modes SQLite is left in each time the ledger asks for one."""
+    modes: list[str | None] = []
+    ask = database._journal_mode
+
+    def recording(dbapi: Any, mode: str) -> str | None:
+        modes.append(ask(dbapi, mode))
+        return modes[-1]
+
+    monkeypatch.setattr(database, "_journal_mode", recording)
+    return modes
+
+
+def _journal_mode_of(path: Path) -> str:
+    with sqlite3.connect(path) as conn:
+        return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+
+
+def test_a_bulk_import_is_written_through_a_rollback_journal_then_the_wal_is_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transfer, "REINDEX_FROM", 1)
+    modes = _journal_modes(monkeypatch)
+    run = _fresh(tmp_path, "ledger.db")
+    run("import", str(_catalogue(tmp_path, CATALOGUE)), "--owner", "northstar")
+    assert modes == ["delete", "wal"]
+    assert _journal_mode_of(tmp_path / "ledger.db") == "wal"
+    assert len(_grants(run)) == 3
+    assert "intact" in run("verify").stdout
+
+
+def test_a_bulk_import_that_is_refused_leaves_nothing_and_the_wal_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transfer, "REINDEX_FROM", 1)
+    modes = _journal_modes(monkeypatch)
+    run = _fresh(tmp_path, "ledger.db")
+    clash = "NS-4,real,northstar,youku,svod,CN,2019-01-01,2019-12-31,exclusive,signed"
+    run("import", str(_catalogue(tmp_path, [*CATALOGUE, clash])), "--owner", "northstar", expect=1)
+    assert modes == ["delete", "wal"]
+    assert _journal_mode_of(tmp_path / "ledger.db") == "wal"
+    assert _grants(run) == []
+
+
+def test_a_bulk_import_beside_a_reader_keeps_to_the_wal_and_the_reader_its_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transfer, "REINDEX_FROM", 1)
+    run = _fresh(tmp_path, "ledger.db")
+    run("db", "upgrade")
+    modes = _journal_modes(monkeypatch)
+    reader = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM rights_grant").fetchone() == (0,)
+        run("import", str(_catalogue(tmp_path, CATALOGUE)), "--owner", "northstar")
+        assert modes == [None]  # the file was busy: no switch, and none to undo
+        assert reader.execute("SELECT count(*) FROM rights_grant").fetchone() == (0,)
+    finally:
+        reader.close()
+    assert len(_grants(run)) == 3
+    assert _journal_mode_of(tmp_path / "ledger.db") == "wal"
+
+
+@pytest.mark.slow
+def test_a_bulk_import_killed_half_way_leaves_the_ledger_as_it_was(tmp_path: Path) -> None:
+    rows = [
+        f"NS-{i},title-{i},northstar,licensee-{i % 7},svod,CN,2018-01-01,2020-12-31,"
+        "non-exclusive,signed"
+        for i in range(transfer.REINDEX_FROM * 2)
+    ]
+    catalogue = _catalogue(tmp_path, rows)
+    # No connection of this process may hold the file open: the import would keep to the
+    # WAL (see the test beside a reader), and the kill would prove less.
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    command = [sys.executable, "-c", "from cli.main import main; main()", "--db", url]
+    importing = subprocess.Popen(
+        [*command, "import", str(catalogue), "--owner", "northstar"],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    journal = tmp_path / "ledger.db-journal"
+    deadline = time.monotonic() + 60
+    try:
+        # Pages are going into the file under a rollback journal: the write is under way.
+        while not journal.exists() and importing.poll() is None:
+            assert time.monotonic() < deadline, "the import never started writing"
+            time.sleep(0.01)
+        time.sleep(0.5)
+        assert importing.poll() is None, "the import ended before it could be killed"
+    finally:
+        importing.kill()
+        importing.wait()
+    run = _fresh(tmp_path, "ledger.db")
+    assert _grants(run) == []
+    assert "intact" in run("verify").stdout
+    assert _journal_mode_of(tmp_path / "ledger.db") == "wal"
 
 
 def test_an_import_leaves_the_interpreters_thread_switching_as_it_found_it(
