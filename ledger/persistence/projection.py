@@ -32,6 +32,7 @@ from ledger.domain.territories import TerritoryExpr, parse_stored_territory, par
 from ledger.persistence.journal import Entry, insert_rows
 from ledger.persistence.schema import (
     FIRST_DAY,
+    HOLDING_COLUMNS,
     LAST_DAY,
     Agreement,
     AgreementParty,
@@ -588,21 +589,7 @@ GRANT_COLUMNS = (
     "external_refs",
     "recorded_seq",
 )
-TERM_COLUMNS = (
-    "grant_id",
-    "code",
-    "excluded",
-    "from_day",
-    "to_day",
-    "title_id",
-    "agreement_ref",
-    "grantor_id",
-    "grantee_id",
-    "rights",
-    "territory",
-    "exclusivity",
-    "start",
-)
+TERM_COLUMNS = ("grant_id", "code", "excluded", "from_day", "to_day", *HOLDING_COLUMNS)
 _COLUMNS: dict[Table, tuple[str, ...]] = {
     P: ("id", "name", "country"),
     T: ("id", "name", "original_name", "kind", "year", "origin", "eidr", "parent_id"),

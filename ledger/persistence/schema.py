@@ -40,12 +40,7 @@ LAST_DAY = date.max
 """`grant_territory.to_day` of a grant with no end."""
 
 
-HOLDERS_LOOKUP = (
-    "code",
-    "excluded",
-    "to_day",
-    "from_day",
-    "grant_id",
+HOLDING_COLUMNS = (
     "title_id",
     "agreement_ref",
     "grantor_id",
@@ -55,6 +50,8 @@ HOLDERS_LOOKUP = (
     "exclusivity",
     "start",
 )
+"""What `grant_territory` carries of its grant for a holding to show."""
+HOLDERS_LOOKUP = ("code", "excluded", "to_day", "from_day", "grant_id", *HOLDING_COLUMNS)
 """The columns of `grant_territory`'s lookup index: what it is searched by, then all that
 a holding shows."""
 

@@ -274,8 +274,11 @@ def test_a_large_import_that_fails_or_is_a_dry_run_leaves_every_index_in_place(
     assert as_json(run("grant", "list", "--format", "json")) == []
 
 
-def _journal_modes(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
-    """The journal modes SQLite is left in each time the ledger asks for one."""
+@pytest.fixture
+def journal_modes(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """Every import is a bulk one; the journal modes SQLite is left in each time the
+    ledger asks for one."""
+    monkeypatch.setattr(transfer, "REINDEX_FROM", 1)
     modes: list[str | None] = []
     ask = database._journal_mode
 
@@ -293,10 +296,9 @@ def _journal_mode_of(path: Path) -> str:
 
 
 def test_a_bulk_import_is_written_through_a_rollback_journal_then_the_wal_is_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, journal_modes: list[str | None]
 ) -> None:
-    monkeypatch.setattr(transfer, "REINDEX_FROM", 1)
-    modes = _journal_modes(monkeypatch)
+    modes = journal_modes
     run = _fresh(tmp_path, "ledger.db")
     run("import", str(_catalogue(tmp_path, CATALOGUE)), "--owner", "northstar")
     assert modes == ["delete", "wal"]
@@ -306,10 +308,9 @@ def test_a_bulk_import_is_written_through_a_rollback_journal_then_the_wal_is_bac
 
 
 def test_a_bulk_import_that_is_refused_leaves_nothing_and_the_wal_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, journal_modes: list[str | None]
 ) -> None:
-    monkeypatch.setattr(transfer, "REINDEX_FROM", 1)
-    modes = _journal_modes(monkeypatch)
+    modes = journal_modes
     run = _fresh(tmp_path, "ledger.db")
     clash = "NS-4,real,northstar,youku,svod,CN,2019-01-01,2019-12-31,exclusive,signed"
     run("import", str(_catalogue(tmp_path, [*CATALOGUE, clash])), "--owner", "northstar", expect=1)
@@ -319,12 +320,11 @@ def test_a_bulk_import_that_is_refused_leaves_nothing_and_the_wal_back(
 
 
 def test_a_bulk_import_beside_a_reader_keeps_to_the_wal_and_the_reader_its_snapshot(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, journal_modes: list[str | None]
 ) -> None:
-    monkeypatch.setattr(transfer, "REINDEX_FROM", 1)
     run = _fresh(tmp_path, "ledger.db")
     run("db", "upgrade")
-    modes = _journal_modes(monkeypatch)
+    modes = journal_modes
     reader = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
     try:
         reader.execute("BEGIN")

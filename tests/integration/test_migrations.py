@@ -8,7 +8,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from ledger.persistence.database import (
@@ -69,13 +69,25 @@ def test_the_schema_head_every_command_checks_is_the_newest_migration() -> None:
     assert head_revision() == SCHEMA_HEAD
 
 
-def test_upgrading_an_existing_ledger_gives_its_territory_terms_their_grants_days(
-    db_url: str,
-) -> None:
+def _ledger_at(db_url: str, revision: str) -> Engine:
+    """An empty ledger whose schema stands at `revision`."""
     engine = make_engine(db_url)
     with engine.begin() as conn:
         command.downgrade(alembic_config(conn), "base")
-    upgrade(engine, "0002")
+    upgrade(engine, revision)
+    return engine
+
+
+def _insert(engine: Engine, statements: list[str]) -> None:
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement), {"no": False, "yes": True})
+
+
+def test_upgrading_an_existing_ledger_gives_its_territory_terms_their_grants_days(
+    db_url: str,
+) -> None:
+    engine = _ledger_at(db_url, "0002")
     rows = [
         "INSERT INTO party (id, name) VALUES ('owner', 'Owner'), ('licensee', 'Licensee')",
         "INSERT INTO title (id, name, kind) VALUES ('real', 'Real', 'film')",
@@ -93,9 +105,7 @@ def test_upgrading_an_existing_ledger_gives_its_territory_terms_their_grants_day
         "INSERT INTO grant_territory (grant_id, code, excluded) VALUES"
         " (1, 'WW', :no), (1, 'CN', :yes), (2, 'WW', :no), (2, 'CN', :yes)"
     )
-    with engine.begin() as conn:
-        for statement in rows:
-            conn.execute(text(statement), {"no": False, "yes": True})
+    _insert(engine, rows)
     upgrade(engine)
     with engine.connect() as conn:
         terms = conn.execute(
@@ -113,10 +123,7 @@ def test_upgrading_an_existing_ledger_gives_its_territory_terms_their_grants_day
 def test_upgrading_an_existing_ledger_gives_its_territory_terms_what_holders_shows(
     db_url: str,
 ) -> None:
-    engine = make_engine(db_url)
-    with engine.begin() as conn:
-        command.downgrade(alembic_config(conn), "base")
-    upgrade(engine, "0003")
+    engine = _ledger_at(db_url, "0003")
     rows = [
         "INSERT INTO party (id, name) VALUES ('owner', 'Owner'), ('licensee', 'Licensee')",
         "INSERT INTO title (id, name, kind) VALUES ('real', 'Real', 'film')",
@@ -128,9 +135,7 @@ def test_upgrading_an_existing_ledger_gives_its_territory_terms_what_holders_sho
         "INSERT INTO grant_territory (grant_id, code, excluded, from_day, to_day) VALUES"
         " (1, 'WW', :no, '2020-01-01', '2024-12-31'), (1, 'CN', :yes, '2020-01-01', '2024-12-31')",
     ]
-    with engine.begin() as conn:
-        for statement in rows:
-            conn.execute(text(statement), {"no": False, "yes": True})
+    _insert(engine, rows)
     upgrade(engine)
     with engine.connect() as conn:
         terms = conn.execute(
