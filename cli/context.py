@@ -16,9 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from ledger.domain.dates import parse_timestamp
 from ledger.errors import BadInput, LedgerError
 from ledger.persistence.database import make_engine
-from ledger.persistence.journal import timestamp_text
 from ledger.services.ledger import Ledger
-from ledger.services.unit_of_work import refusal_for
 
 
 @dataclass
@@ -42,7 +40,9 @@ class Env:
             moment = parse_timestamp(recorded_as_of)
         except BadInput as exc:
             raise click.BadParameter(str(exc), param_hint="--recorded-as-of") from None
-        from ledger.services.audit import as_recorded  # replaying is rare: load it then
+        # Replaying is rare: load it, and the journal's timestamps, only then.
+        from ledger.persistence.journal import timestamp_text
+        from ledger.services.audit import as_recorded
 
         return Ledger(as_recorded(self.engine, timestamp_text(moment)), self.actor)
 
@@ -59,6 +59,8 @@ def fail(message: str, code: int) -> NoReturn:
 
 def database_error_message(exc: DBAPIError) -> str:
     """One line for a database error that reached the CLI (no traceback, no SQL)."""
+    from ledger.services.unit_of_work import refusal_for  # the write side, loaded on error
+
     refusal = refusal_for(exc)
     if refusal is not None:
         return str(refusal)

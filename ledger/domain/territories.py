@@ -10,7 +10,6 @@ expression.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import unicodedata
@@ -212,6 +211,8 @@ def _unknown(words: list[str]) -> BadInput:
     Each leading run of words is tried ("Hong Kongg" as a whole, then "Hong") and the
     best-scoring suggestion wins, so the message quotes what the user meant to write.
     """
+    import difflib  # only for a word that names nothing: start-up counts
+
     pool = _catalogue().suggestion_pool
     best: tuple[float, str, str] | None = None
     for length in range(len(words), 0, -1):

@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -27,13 +27,15 @@ from ledger.persistence.schema import (
     Title,
 )
 from ledger.services.checks import CheckResult, ReportedConflict, explain, merge
-from ledger.services.unit_of_work import Work, run_write
 from ledger.services.views import (
     TitleScope,
     grant_label,
     parse_grant_label,
     proposed_view,
 )
+
+if TYPE_CHECKING:  # the write side is loaded by the first write (`Ledger.write`)
+    from ledger.services.unit_of_work import Work
 
 A = Agreement.__table__
 AP = AgreementParty.__table__
@@ -86,6 +88,8 @@ class Ledger:
         whole: bool = False,
         bulk: bool = False,
     ) -> Any:
+        from ledger.services.unit_of_work import run_write
+
         return run_write(self.engine, self.actor, self.now, step, titles, whole, bulk)
 
     # -- parties, titles, events -------------------------------------------------------
