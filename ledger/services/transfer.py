@@ -107,6 +107,7 @@ DEFERRED_INDEXES = frozenset(
         "ix_rights_grant_last_day",
         "ix_rights_grant_notice_on",
         "ix_grant_territory_code_lookup",
+        "ix_agreement_status",
     }
 )
 """What an import never reads (unlike a title's grants, by `title_id`) and would otherwise
@@ -361,7 +362,7 @@ def _rebuild(conn: Connection, indexes: list[Index]) -> None:
 
 
 def _deferrable() -> list[Index]:
-    return [index for table in (J, G, GT) for index in cast(Table, table).indexes]
+    return [index for table in (J, A, G, GT) for index in cast(Table, table).indexes]
 
 
 class _Background:
