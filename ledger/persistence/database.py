@@ -126,9 +126,9 @@ def rollback_journal(conn: Connection) -> Iterator[None]:
     copies the log into the file; through a rollback journal a page added past the old
     end of the file is written once (only pages that held data before are journaled),
     and the file is as safe: after a crash the journal rolls it back. Readers wait for
-    such a write to end instead of reading the ledger as it was beside it. The mode can
-    change only while no other connection is reading the file; if one is, the WAL stays.
-    Call it before the transaction begins."""
+    such a write to end (up to the lock timeout) instead of reading the ledger as it was
+    beside it. The mode can change only while no other connection has the file open; if
+    one has, the WAL stays. Call it before the transaction begins."""
     if not is_sqlite(conn):
         yield
         return
