@@ -31,6 +31,11 @@ class Env:
             self._engine = make_engine(self.db)
         return self._engine
 
+    def close(self) -> None:
+        """Close the database connections the command opened."""
+        if self._engine is not None:
+            self._engine.dispose()
+
     def ledger(self, recorded_as_of: str | None = None) -> Ledger:
         """The ledger (migrated on first use for SQLite), or as it stood at a moment."""
         current = Ledger(self.engine, self.actor)

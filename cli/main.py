@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import click
 
 from cli.context import Env, LedgerGroup
@@ -68,7 +70,8 @@ def cli(ctx: click.Context, db: str | None, actor: str | None) -> None:
           --rights svod --territory CN --start 2018-01-01 --term 3y --exclusivity exclusive
       rights-ledger expiries --within 90d
     """
-    ctx.obj = Env(db, actor)
+    env = ctx.obj = Env(db, actor)
+    ctx.call_on_close(env.close)
 
 
 @cli.group()
@@ -185,4 +188,11 @@ def territories(expression: TerritoryExpr | None, fmt: str) -> None:
 
 
 def main() -> None:
-    cli(prog_name="rights-ledger")
+    """The console script: one command, then the process ends."""
+    try:
+        cli(prog_name="rights-ledger")
+    finally:
+        # Everything the command made is left to the end of the process: its database
+        # connections are closed by now (`Env.close`), and the interpreter's shutdown
+        # would otherwise walk every object there is, a fifth of a short command's time.
+        gc.freeze()
