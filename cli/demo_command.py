@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from cli.context import Env
 from cli.grant_commands import print_check
-from cli.output import emit
+from cli.output import emit, emit_texts
 from cli.query_commands import EXPIRY_COLUMNS, HOLDER_COLUMNS, holding_cells
 from ledger.domain.territories import parse_territory
 from ledger.errors import Refused
@@ -79,7 +79,7 @@ def demo(env: Env, into: Path) -> None:
             f"holders --territory CN --title real --on {day}",
         )
         found = who_holds(conn, parse_territory("CN"), Period(day, day), "real")
-        emit("table", map(holding_cells, found), HOLDER_COLUMNS)
+        emit_texts("table", map(holding_cells, found), HOLDER_COLUMNS)
 
         _heading(
             "Can the producer license exclusive SVOD in China to iQIYI for 2 years from 2027?",

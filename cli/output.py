@@ -47,12 +47,13 @@ def cell(value: Any) -> str:
 
 
 def table(
-    rows: Iterable[Mapping[str, Any]],
+    texts: Iterable[Sequence[str]],
     columns: Sequence[str],
     empty: str = "nothing found",
     out: TextIO | None = None,
 ) -> None:
-    texts = [[cell(row.get(c)) for c in columns] for row in rows]
+    """Rows already as their cells' texts, in `columns` order, as an aligned table."""
+    texts = list(texts)  # every row counts for the widths
     if not texts:
         click.echo(empty, file=out)
         return
@@ -105,11 +106,12 @@ def _json_list_lines(items: Iterator[str]) -> Iterator[str]:
 
 
 def emit_csv(
-    rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out: TextIO | None = None
+    texts: Iterable[Sequence[str]], columns: Sequence[str], out: TextIO | None = None
 ) -> None:
+    """Rows already as their cells' texts, in `columns` order, as CSV (streamed)."""
     writer = csv.writer(out or sys.stdout, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows([cell(row.get(c)) for c in columns] for row in rows)
+    writer.writerows(texts)
 
 
 def emit(
@@ -123,10 +125,23 @@ def emit(
     The rows may be a generator: JSON and CSV stream them."""
     if fmt == "json":
         emit_json_list(rows, out)
-    elif fmt == "csv":
-        emit_csv(rows, columns, out)
     else:
-        table(rows, columns, empty, out)
+        emit_texts(fmt, ([cell(row.get(c)) for c in columns] for row in rows), columns, empty, out)
+
+
+def emit_texts(
+    fmt: str,
+    texts: Iterable[Sequence[str]],
+    columns: Sequence[str],
+    empty: str = "nothing found",
+    out: TextIO | None = None,
+) -> None:
+    """Rows already as their cells' texts, as a table or CSV: for a listing of tens of
+    thousands of rows, which would spend more time making dictionaries than printing."""
+    if fmt == "csv":
+        emit_csv(texts, columns, out)
+    else:
+        table(texts, columns, empty, out)
 
 
 def warn(message: str) -> None:

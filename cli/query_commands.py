@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import click
 
 from cli.context import Env, today
-from cli.output import emit, emit_json, emit_json_list, format_option, write_atomically
+from cli.output import (
+    emit,
+    emit_json,
+    emit_json_list,
+    emit_texts,
+    format_option,
+    write_atomically,
+)
 from cli.params import DATE, RIGHTS, TERRITORY, WITHIN
 from ledger.domain.territories import TerritoryExpr, parse_territory
 from ledger.errors import BadInput
@@ -104,26 +111,44 @@ def holders(
         emit_json_list(h.as_json() for h in found)
     else:
         empty = f"nobody holds rights in {territory.text} then"
-        emit(fmt, map(holding_cells, found), HOLDER_COLUMNS, empty)
+        emit_texts(fmt, map(holding_cells, found), HOLDER_COLUMNS, empty)
 
 
-def holding_cells(held: Holding) -> dict[str, Any]:
-    """A holding as the cells of a table or CSV row (`HOLDER_COLUMNS`)."""
-    return {
-        "title": held.title,
-        "rights": held.rights,
-        "holder": held.holder,
-        "grantor": held.grantor,
-        "exclusivity": held.exclusivity,
-        "territory": held.territory,
-        "start": held.start or f"{held.start_tbd} (TBD)",
-        "end": held.end or "open",
-        "grant": held.grant,
-        "agreement": held.agreement,
-        "status": held.status,
-        "chain": " -> ".join(held.chain),
-        "note": held.note,
-    }
+def holding_cells(held: Holding) -> tuple[str, ...]:
+    """A holding as the texts of a table or CSV row, in `HOLDER_COLUMNS` order.
+
+    A country-wide answer at a million grants has tens of thousands of holdings: the
+    lists and days they share are written out once each (`_listed`, `_day`)."""
+    return (
+        held.title,
+        _listed(held.rights),
+        held.holder,
+        held.grantor,
+        held.exclusivity,
+        held.territory,
+        _day(held.start) if held.start else f"{held.start_tbd} (TBD)",
+        _day(held.end) if held.end else "open",
+        held.grant,
+        held.agreement,
+        held.status,
+        _chained(held.chain),
+        held.note,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _listed(values: tuple[str, ...]) -> str:
+    return ";".join(values)
+
+
+@lru_cache(maxsize=4096)
+def _chained(parties: tuple[str, ...]) -> str:
+    return " -> ".join(parties)
+
+
+@lru_cache(maxsize=8192)
+def _day(day: date) -> str:
+    return day.isoformat()
 
 
 @click.command()

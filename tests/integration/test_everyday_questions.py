@@ -451,6 +451,27 @@ def test_csv_json_and_table_carry_the_same_rows(run: Run) -> None:
         assert grant in line and holder in line
 
 
+def test_csv_cells_say_what_the_json_says_open_ends_and_tbd_starts_included(run: Run) -> None:
+    seed_real(run, status="signed")
+    run("agreement", "add", "RES", "--parties", "real-producer", "--status", "signed")
+    for rights, start in (("festival", "2016-01-01"), ("marketing", "theatrical+30d")):
+        add_grant(run, "RES", "real-producer", "real-producer", rights, "WW", start, None, "sole")
+    args = ("holders", "--territory", "CN", "--on", "2020-01-01")
+    from_json = as_json(run(*args, "--format", "json"))
+    from_csv = list(csv.DictReader(io.StringIO(run(*args, "--format", "csv").stdout)))
+    assert len(from_csv) == len(from_json) == 3
+    for row, held in zip(from_csv, from_json, strict=True):
+        assert row["rights"] == ";".join(held["rights"])
+        assert row["chain"] == " -> ".join(held["chain"])
+        assert row["end"] == (held["end"] or "open")
+        assert row["note"] == held["note"]
+        for column in ("title", "holder", "grantor", "exclusivity", "territory", "grant"):
+            assert row[column] == held[column]
+    starts = [row["start"] for row in from_csv]
+    assert starts == ["2017-01-01", "2016-01-01", "theatrical+30d (TBD)"]
+    assert [row["end"] for row in from_csv][1:] == ["open", "open"]
+
+
 def test_a_co_producer_added_as_owner_can_license_its_own_territory(run: Run) -> None:
     seed_real(run, status="signed")
     run("party", "add", "china-film", "--name", "China Film Co.")
