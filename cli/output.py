@@ -89,7 +89,12 @@ def emit_json_list(items: Iterable[Any], out: TextIO | None = None) -> None:
     """A JSON list streamed an item a line: bounded memory, and each item is written by
     the json module's C encoder (which an indented document cannot use)."""
     encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
-    write_lines(out, _json_list_lines(encode(item) for item in items))
+    emit_json_texts((encode(item) for item in items), out)
+
+
+def emit_json_texts(texts: Iterable[str], out: TextIO | None = None) -> None:
+    """`emit_json_list` of items already written as JSON, one a line."""
+    write_lines(out, _json_list_lines(iter(texts)))
 
 
 def _json_list_lines(items: Iterator[str]) -> Iterator[str]:

@@ -12,7 +12,7 @@ from cli.context import Env, today
 from cli.output import (
     emit,
     emit_json,
-    emit_json_list,
+    emit_json_texts,
     emit_texts,
     format_option,
     write_atomically,
@@ -108,7 +108,7 @@ def holders(
     with engine.connect() as conn:
         found = who_holds(conn, territory, period, title_id, rights)
     if fmt == "json":
-        emit_json_list(h.as_json() for h in found)
+        emit_json_texts(h.json_text() for h in found)
     else:
         empty = f"nobody holds rights in {territory.text} then"
         emit_texts(fmt, map(holding_cells, found), HOLDER_COLUMNS, empty)

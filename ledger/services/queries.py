@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -131,6 +132,63 @@ class Holding(NamedTuple):
             "note": self.note,
             "matching_rights": list(self.matching_rights),
         }
+
+    def json_text(self) -> str:
+        """`as_json()` as the json module writes it (`json.dumps(..., ensure_ascii=False)`),
+        without a dictionary per holding: a country-wide answer has tens of thousands, and
+        the lists and days they share are written once each."""
+        string = _json_string
+        return "".join(
+            (
+                '{"title": ',
+                string(self.title),
+                ', "rights": ',
+                _json_strings(self.rights),
+                ', "holder": ',
+                string(self.holder),
+                ', "grantor": ',
+                string(self.grantor),
+                ', "exclusivity": ',
+                string(self.exclusivity),
+                ', "grant": ',
+                string(self.grant),
+                ', "agreement": ',
+                string(self.agreement),
+                ', "status": ',
+                string(self.status),
+                ', "territory": ',
+                string(self.territory),
+                ', "start": ',
+                _json_day(self.start),
+                ', "end": ',
+                _json_day(self.end),
+                ', "chain": ',
+                _json_strings(self.chain),
+                ', "pending": ',
+                "true" if self.pending else "false",
+                ', "countries": ',
+                _json_strings(self.countries),
+                ', "note": ',
+                string(self.note),
+                ', "matching_rights": ',
+                _json_strings(self.matching_rights),
+                "}",
+            )
+        )
+
+
+_json_string: Callable[[str], str] = json.encoder.encode_basestring
+"""The string encoder of `json.dumps(..., ensure_ascii=False)`."""
+
+
+@lru_cache(maxsize=4096)
+def _json_strings(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(map(_json_string, values)) + "]"
+
+
+@lru_cache(maxsize=8192)
+def _json_day(day: date | None) -> str:
+    return "null" if day is None else f'"{day.isoformat()}"'
 
 
 def who_holds(
