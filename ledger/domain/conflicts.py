@@ -66,6 +66,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from ledger.domain.records import quick_init
 from ledger.domain.scope import Box, LanguageSet, Region
 from ledger.errors import BadInput
 
@@ -100,6 +101,7 @@ class HoldbackView:
     until: date | None
 
 
+@quick_init
 @dataclass(frozen=True)
 class GrantView:
     """A grant as the engine sees it: leaves, countries, a window already terminated."""

@@ -21,6 +21,7 @@ from ledger.domain.dates import (
     parse_date_or_event,
     parse_term,
 )
+from ledger.domain.records import quick_init
 from ledger.domain.rights import RIGHTS, parse_rights
 from ledger.domain.territories import TerritoryExpr, parse_territory
 from ledger.errors import BadInput
@@ -99,6 +100,7 @@ class HoldbackSpec:
         }
 
 
+@quick_init
 @dataclass(frozen=True)
 class GrantSpec:
     """A proposed or recorded licence line, before it is resolved against release events."""
