@@ -192,8 +192,9 @@ class TerritoryExpr:
         excluded = frozenset().union(*(_countries_of(item) for item in self.excludes))
         return included - excluded
 
-    @property
+    @cached_property
     def text(self) -> str:
+        """The expression written out (`WW -CN`), made once: an import stores it twice a row."""
         return " ".join([*self.includes, *(f"-{item}" for item in self.excludes)])
 
     def __str__(self) -> str:

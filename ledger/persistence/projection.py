@@ -28,7 +28,7 @@ from ledger.domain.grants import (
     resolve_start,
 )
 from ledger.domain.rights import RIGHTS
-from ledger.domain.territories import TerritoryExpr, parse_stored_territory, parse_territory
+from ledger.domain.territories import parse_stored_territory, parse_territory
 from ledger.persistence.journal import Entry, insert_rows
 from ledger.persistence.schema import (
     FIRST_DAY,
@@ -350,7 +350,7 @@ class Projector:
         (`start` as written)."""
         from_day = self._day_value(first or FIRST_DAY)
         to_day = self._day_value(last or LAST_DAY)
-        territory = territory_text(spec.territory)
+        territory = spec.territory.text
         shown = (
             spec.title,
             spec.agreement,
@@ -386,7 +386,7 @@ class Projector:
             spec.grantor,
             spec.grantee,
             _rights_text(spec.rights),
-            territory_text(spec.territory),
+            spec.territory.text,
             languages,
             start,
             end,
@@ -551,12 +551,6 @@ def _terms_of(text: str) -> tuple[tuple[str, bool], ...]:
     """The (code, excluded) terms of a stored territory expression."""
     expr = parse_stored_territory(text)
     return (*((code, False) for code in expr.includes), *((code, True) for code in expr.excludes))
-
-
-@lru_cache(maxsize=4096)
-def territory_text(territory: TerritoryExpr) -> str:
-    """`territory.text`, which is built anew on each use, once per expression."""
-    return territory.text
 
 
 @lru_cache(maxsize=32768)

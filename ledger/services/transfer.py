@@ -45,7 +45,6 @@ from ledger.io.csv_format import iter_csv
 from ledger.io.rows import GrantRow, RowErrors
 from ledger.persistence.database import is_sqlite
 from ledger.persistence.journal import canonical_json
-from ledger.persistence.projection import territory_text
 from ledger.persistence.schema import (
     Agreement,
     GrantTerritory,
@@ -804,7 +803,7 @@ def _row_body(grant_id: int, spec: GrantSpec) -> str:
             ',"start":',
             _bound_json(spec.start),
             ',"territory":',
-            _string(territory_text(spec.territory)),
+            _string(spec.territory.text),
             ',"title":',
             _string(spec.title),
             "}",
