@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ledger.errors import BadInput
 from ledger.io.rows import GrantRow, RowErrors
+
+if TYPE_CHECKING:
+    from _csv import Reader as _Reader
 
 CSV_COLUMNS = (
     "agreement",
@@ -52,6 +56,40 @@ def iter_csv(path: Path, errors: list[tuple[int, str]]) -> Iterator[GrantRow]:
     """The well-formed rows, read as they are needed (a million-row file is never held);
     each malformed one is added to `errors` as (line, problem). A file that cannot be
     read at all (not UTF-8, no header, a missing column) raises `BadInput`."""
+    with _records(path) as (header, columns, reader):
+        make_row = _RowMaker(header, columns)
+        line_after_previous = reader.line_num
+        for record in reader:
+            # A record may span lines (a quoted line break): report where it starts.
+            line = line_after_previous + 1
+            line_after_previous = reader.line_num
+            row = make_row(record, line)
+            if row is None:
+                if not any(cell.strip() for cell in record):
+                    continue
+                row, problem = _make_row(record, line, header, columns)
+                if problem:
+                    errors.append((line, problem))
+                    continue
+            if row is not None:
+                yield row
+
+
+def iter_titles(path: Path) -> Iterator[str]:
+    """The title of each record after the header, as written (stripped), read without
+    the rest of the row: a quick pass to learn how a large file is ordered."""
+    with _records(path) as (_header, columns, reader):
+        position = columns["title"]
+        for record in reader:
+            if len(record) > position:
+                yield record[position].strip()
+
+
+@contextmanager
+def _records(path: Path) -> Iterator[tuple[list[str], dict[str, int], _Reader]]:
+    """The header, its columns by name and a reader of the records after it; a file that
+    cannot be read (not UTF-8, no header, a missing column) raises `BadInput`, while the
+    records are read too."""
     name = path.name
     try:
         # utf-8-sig drops the BOM Excel writes; newline="" lets csv handle CRLF and
@@ -67,23 +105,7 @@ def iter_csv(path: Path, errors: list[tuple[int, str]]) -> Iterator[GrantRow]:
                 raise BadInput(
                     f"{name}: empty file; expected a header row: {','.join(CSV_COLUMNS)}"
                 )
-            columns = _index_header(header, name, reader.line_num)
-            make_row = _RowMaker(header, columns)
-            line_after_previous = reader.line_num
-            for record in reader:
-                # A record may span lines (a quoted line break): report where it starts.
-                line = line_after_previous + 1
-                line_after_previous = reader.line_num
-                row = make_row(record, line)
-                if row is None:
-                    if not any(cell.strip() for cell in record):
-                        continue
-                    row, problem = _make_row(record, line, header, columns)
-                    if problem:
-                        errors.append((line, problem))
-                        continue
-                if row is not None:
-                    yield row
+            yield header, _index_header(header, name, reader.line_num), reader
     except UnicodeDecodeError as error:
         raise BadInput(
             f"{name}: not UTF-8 text (bad byte at offset {error.start}); save the file as CSV UTF-8"

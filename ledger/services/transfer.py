@@ -41,7 +41,8 @@ from ledger.domain.languages import parse_languages
 from ledger.domain.rights import RIGHTS, parse_rights
 from ledger.domain.territories import TerritoryExpr, parse_territory
 from ledger.errors import BadInput, LedgerError
-from ledger.io.csv_format import iter_csv
+from ledger.io.csv_format import iter_csv, iter_titles
+from ledger.io.order import file_in_check_order, in_check_order
 from ledger.io.rows import GrantRow, RowErrors
 from ledger.persistence.database import is_sqlite
 from ledger.persistence.journal import canonical_json
@@ -136,6 +137,11 @@ class RowFile:
     def rows(self, errors: list[tuple[int, str]]) -> Iterator[GrantRow]:
         """The well-formed rows; each malformed one is added to `errors` as (row, problem)."""
         return iter_csv(self.path, errors)
+
+    def in_check_order(self, errors: list[tuple[int, str]]) -> Iterator[GrantRow]:
+        """`rows` in the order they are checked (`ledger.io.order`): as read when the file
+        is grouped by title, else sorted on disk first."""
+        return file_in_check_order(partial(iter_titles, self.path), self.rows(errors))
 
 
 def read_rows(path: Path, fmt: str, licensee: str = "") -> RowFile | list[GrantRow]:
@@ -235,7 +241,7 @@ EMA_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xml"})
 def read_deal(path: Path) -> tuple[list[GrantSpec], list[int]]:
     """A deal to check: the rows of a CSV (or EMA Avails file) as proposed grants."""
     fmt = "ema" if path.suffix.lower() in EMA_SUFFIXES else "csv"
-    specs, lines, _ = specs_from_rows(read_rows(path, fmt), path.name)
+    specs, lines, _ = specs_from_rows(in_check_order(read_rows(path, fmt)), path.name)
     return specs, lines
 
 
@@ -527,7 +533,10 @@ class _Import:
 
     def feed(self, rows: Iterable[GrantRow], progress: Progress | None) -> ImportSummary:
         unreadable: list[tuple[int, str]] = []
-        stream = rows.rows(unreadable) if isinstance(rows, RowFile) else iter(rows)
+        if isinstance(rows, RowFile):
+            stream = rows.in_check_order(unreadable)
+        else:
+            stream = in_check_order(rows)
         # The next chunks are read, parsed and looked up while this one is checked: their
         # look-ups wait on the writer thread behind the writes queued before them, and a
         # few chunks ahead they are answered by the time they are needed.

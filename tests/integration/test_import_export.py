@@ -407,11 +407,11 @@ def test_an_agreement_met_again_after_the_import_has_forgotten_it_is_not_made_tw
     assert "intact" in run("verify").stdout
 
 
-def test_rows_of_a_title_let_go_and_read_back_are_still_checked_against_each_other(
+def test_rows_of_a_title_far_apart_in_the_file_are_still_checked_against_each_other(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # One title at hand at a time, in chunks of one row, indexes set aside: the third row
-    # meets the first only through the database, where the import has written it.
+    # is checked with the first (a title at a time), however far apart the file has them.
     monkeypatch.setattr(transfer, "OPEN_TITLES", 1)
     monkeypatch.setattr(transfer, "CHUNK", 1)
     monkeypatch.setattr(transfer, "REINDEX_FROM", 1)
@@ -428,3 +428,51 @@ def test_rows_of_a_title_let_go_and_read_back_are_still_checked_against_each_oth
     run("import", str(_catalogue(tmp_path, [first, other, later])), "--owner", "northstar")
     assert len(as_json(run("grant", "list", "--format", "json"))) == 3
     assert "intact" in run("verify").stdout
+
+
+def test_a_file_listing_sublicences_before_their_licences_imports_with_whole_chains(
+    tmp_path: Path,
+) -> None:
+    lines = [
+        "SUB-2,real,iqiyi,youku,svod,CN,2019-01-01,2019-12-31,exclusive,signed",
+        "SUB-1,real,northstar,iqiyi,svod,CN,2018-01-01,2020-12-31,exclusive,signed",
+        "OTHER,miss-granny,northstar,cj-enm,svod,KR,2018-01-01,2020-12-31,exclusive,signed",
+    ]
+    run = _fresh(tmp_path, "ledger.db")
+    run("import", str(_catalogue(tmp_path, lines)), "--owner", "northstar")
+    args = ("holders", "--territory", "CN", "--on", "2019-06-01", "--format", "json")
+    chains = {h["holder"]: h["chain"] for h in as_json(run(*args))}
+    assert chains == {"iqiyi": ["northstar", "iqiyi"], "youku": ["northstar", "iqiyi", "youku"]}
+    # Numbered in the order checked: the licence, then its sublicence, then the next title.
+    grants = as_json(run("grant", "list", "--format", "json"))
+    assert [(g["grant"], g["agreement"]) for g in grants] == [
+        ("G1", "SUB-1"),
+        ("G2", "SUB-2"),
+        ("G3", "OTHER"),
+    ]
+
+
+def test_a_file_not_grouped_by_title_imports_to_the_grants_of_the_grouped_file(
+    tmp_path: Path,
+) -> None:
+    titles = ("real", "miss-granny", "oldboy")
+    catalogue = [
+        f"NS-{n},{title},northstar,licensee-{n % 4},svod,{country},"
+        f"{2000 + n}-01-01,{2000 + n}-12-31,exclusive,signed"
+        for title in titles
+        for n, country in enumerate(("CN", "KR", "WW -CN -KR", "JP"))
+    ]
+    grouped = _grants_after_import(tmp_path / "grouped", catalogue)
+    mixed = catalogue[1::2] + catalogue[0::2]  # every title comes back
+    assert len(grouped) == 12
+    assert sorted(map(str, _grants_after_import(tmp_path / "mixed", mixed))) == sorted(
+        map(str, grouped)
+    )
+
+
+def _grants_after_import(directory: Path, lines: list[str]) -> list[dict[str, Any]]:
+    directory.mkdir()
+    run = _fresh(directory, "ledger.db")
+    run("import", str(_catalogue(directory, lines)), "--owner", "northstar")
+    assert "intact" in run("verify").stdout
+    return _grants(run)

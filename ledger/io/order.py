@@ -1,0 +1,151 @@
+"""The order in which the rows of a file are checked and recorded.
+
+A file's rows are checked a title at a time: the titles in the order the file first
+names them, each title's rows in the file's order, except that a licence comes before
+the sublicences it backs. Grants are numbered in that order.
+
+- Checks never reach across titles (a title's grants meet only its own, and its parent's
+  recorded derivative grants), so taking titles one at a time changes no answer. It is
+  what lets an import keep only the titles being worked on in memory: a file sorted by
+  licensee, agreement or date would otherwise bring every title back again and again.
+- Within a title, a file sorted by licensee may list a sublicence before the licence that
+  gives its grantor the rights. Both are in the same file, signed off together: the line
+  order of a spreadsheet does not decide whether the chain of title holds, so licences
+  are checked first.
+
+A file already grouped by title (as an export is) is streamed as it is read. Otherwise
+its rows are sorted on disk, in a temporary SQLite database, so that a million-row file
+needs no more memory than a grouped one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from itertools import groupby, islice
+from pathlib import Path
+
+from ledger.io.rows import GrantRow
+
+SORT_BATCH = 5000
+"""Rows written to the sort database together."""
+SORT_CACHE_KIB = 8 * 1024
+"""Page cache of the sort database (beyond it, SQLite's sorter spills to disk)."""
+
+
+def title_of(row: GrantRow) -> str:
+    return row.title.strip()
+
+
+def in_check_order(rows: Iterable[GrantRow]) -> Iterator[GrantRow]:
+    """`rows` (grouped by title, or not) in the order they are checked: see the module."""
+    if not isinstance(rows, list):
+        rows = list(rows)
+    if not grouped_by_title(map(title_of, rows)):
+        first: dict[str, int] = {}
+        for row in rows:
+            first.setdefault(title_of(row), len(first))
+        rows = sorted(rows, key=lambda row: first[title_of(row)])  # stable: file order kept
+    return licences_first(rows)
+
+
+def grouped_by_title(titles: Iterable[str]) -> bool:
+    """Whether each title's rows come together (no title comes back after another)."""
+    done: set[str] = set()
+    current: str | None = None
+    for title in titles:
+        if title != current:
+            if title in done:
+                return False
+            if current is not None:
+                done.add(current)
+            current = title
+    return True
+
+
+def licences_first(rows: Iterable[GrantRow]) -> Iterator[GrantRow]:
+    """Rows grouped by title, each title's licences before the sublicences they back."""
+    for _title, group in groupby(rows, key=title_of):
+        yield from _upstream_first(list(group))
+
+
+def _upstream_first(rows: list[GrantRow]) -> list[GrantRow]:
+    """One title's rows by the depth of their grantor in the file's chains of title (a
+    grantor no row grants to first, then those they grant to...), in file order at each
+    depth. A grantor reached only through a cycle comes last."""
+    received: dict[str, list[str]] = {}  # grantee -> its grantors, in this title's rows
+    for row in rows:
+        grantor, grantee = row.grantor.strip(), row.grantee.strip()
+        if grantor != grantee:
+            received.setdefault(grantee, []).append(grantor)
+    if not any(row.grantor.strip() in received for row in rows):
+        return rows  # no sublicence: nothing moves
+    depth: dict[str, int] = {}
+    level = [party for row in rows if (party := row.grantor.strip()) not in received]
+    granted_by: dict[str, list[str]] = {}
+    for grantee, grantors in received.items():
+        for grantor in grantors:
+            granted_by.setdefault(grantor, []).append(grantee)
+    step = 0
+    while level:
+        following: list[str] = []
+        for party in level:
+            if party not in depth:
+                depth[party] = step
+                following.extend(granted_by.get(party, ()))
+        level = following
+        step += 1
+    last = step + 1
+    return sorted(rows, key=lambda row: depth.get(row.grantor.strip(), last))
+
+
+def sorted_on_disk(rows: Iterable[GrantRow], directory: Path | None = None) -> Iterator[GrantRow]:
+    """`rows` grouped by title (titles in order of first appearance, file order within
+    each), through a temporary SQLite database: memory stays bounded however they come."""
+    with tempfile.TemporaryDirectory(prefix="rights-ledger-sort-", dir=directory) as place:
+        db = sqlite3.connect(Path(place) / "rows.db")
+        try:
+            db.execute("PRAGMA journal_mode=OFF")
+            db.execute("PRAGMA synchronous=OFF")
+            db.execute(f"PRAGMA cache_size=-{SORT_CACHE_KIB}")
+            db.execute("PRAGMA temp_store=FILE")
+            db.execute(f"CREATE TABLE line (title INTEGER, {', '.join(_COLUMNS)})")
+            first: dict[str, int] = {}
+            insert = f"INSERT INTO line VALUES (?, {', '.join('?' for _ in _COLUMNS)})"
+            stream = iter(rows)
+            while batch := list(islice(stream, SORT_BATCH)):
+                db.executemany(insert, [_stored(row, first) for row in batch])
+            del first
+            query = f"SELECT {', '.join(_COLUMNS)} FROM line ORDER BY title, rowid"
+            for stored in db.execute(query):
+                yield _read_back(stored)
+        finally:
+            db.close()
+
+
+_COLUMNS = tuple(f"c{position}" for position in range(len(GrantRow._fields)))
+
+
+def _stored(row: GrantRow, first: dict[str, int]) -> tuple[object, ...]:
+    title = first.setdefault(title_of(row), len(first))
+    return (title, *row[:-1], json.dumps(dict(row.extras)) if row.extras else None)
+
+
+def _read_back(stored: tuple[object, ...]) -> GrantRow:
+    *values, extras = stored
+    return GrantRow._make((*values, json.loads(extras) if isinstance(extras, str) else {}))
+
+
+TitleScan = Callable[[], Iterator[str]]
+"""The titles of a file's rows, read again from the start on each call."""
+
+
+def file_in_check_order(
+    titles: TitleScan, rows: Iterator[GrantRow], directory: Path | None = None
+) -> Iterator[GrantRow]:
+    """A file's rows in check order: streamed when `titles` shows the file grouped by
+    title, else sorted on disk first."""
+    ordered = rows if grouped_by_title(titles()) else sorted_on_disk(rows, directory)
+    return licences_first(ordered)
