@@ -89,8 +89,10 @@ KNOWN_NAMES = 100_000
 read ahead, those whose new parties, titles and agreements wait in the projector for
 their flush) could name: a name forgotten was written before any look-up that misses
 it could be made."""
-OPEN_TITLES = 256
-"""Titles whose grants an import keeps at hand; one seen again later is read back."""
+OPEN_TITLES = 4
+"""Titles whose grants an import keeps at hand. Rows come a title at a time
+(`ledger.io.order`), so a title let go never comes back within the import; memory holds
+the grants of the title being checked, whatever the file's size."""
 IMPORT_CACHE_KIB = 64 * 1024
 """SQLite page cache for an import: the indexes of a large ledger stay in memory."""
 STATUSES = ("draft", "mou", "signed")
