@@ -14,11 +14,10 @@ import os
 import queue
 import sys
 import threading
-from array import array
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from itertools import islice
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, Index, Table, select
 
-from ledger.domain.conflicts import GrantView, OwnershipView, check_grant, plainly_clear
+from ledger.domain.conflicts import OwnershipView, check_grant, plainly_clear
 from ledger.domain.grants import (
     Bound,
     EndBound,
@@ -64,7 +63,6 @@ from ledger.services.views import (
     countries_of,
     grant_label,
     proposed_view,
-    view_of_row,
 )
 
 A = Agreement.__table__
@@ -518,9 +516,7 @@ class _Import:
         # lock already keeps other writers out; this keeps the rule in one shape).
         work.journal.open()
         self.first_id = next_grant_id(self.conn)
-        # Per written grant (by id - first_id): its row and its status, to read it back.
-        self.lines = array("q")
-        self.statuses = bytearray()
+        self.written = 0  # grants checked and written so far
         self.scopes: OrderedDict[str, TitleScope] = OrderedDict()
         self.worldwide = countries_of("WW")
         # Payload shapes (which optional parts a row has) whose hand-written JSON has
@@ -572,7 +568,7 @@ class _Import:
         if not result.clear:
             raise ImportRefused(result, self.source)
         self.summary.warnings = list(result.conflicts)
-        self.summary.grants = len(self.lines)
+        self.summary.grants = self.written
         if self.summary.dry_run:
             raise _DryRun(self.summary)
         return self.summary
@@ -714,26 +710,16 @@ class _Import:
         if fresh_owner is not None:
             scope = TitleScope([OwnershipView(fresh_owner, self.worldwide)], [])
         else:
-            # Seen before (and let go) or already in the ledger: its grants, this file's
-            # earlier rows among them, are read back from the database.
+            # Already in the ledger: its recorded grants. None of this file's rows are of
+            # it yet (they come a title at a time); the connection is this thread's once
+            # the writes queued before have run.
             self.work.projector.flush()
             self.background.drain()
-            scope = TitleScope.load(
-                self.conn, title, first_new=self.first_id, new_view=self._line_view
-            )
+            scope = TitleScope.load(self.conn, title, first_new=self.first_id)
         self.scopes[title] = scope
         if len(self.scopes) > OPEN_TITLES:
             self.scopes.popitem(last=False)
         return scope
-
-    def _line_view(self, row: Any, index: int) -> GrantView:
-        """A grant this import wrote, back as the row it was checked as."""
-        return replace(
-            view_of_row(row),
-            id=f"row {self.lines[index]}",
-            status=STATUSES[self.statuses[index]],  # type: ignore[arg-type]
-            recorded_seq=10**12 + index,
-        )
 
     def _body(self, grant_id: int, spec: GrantSpec) -> str:
         """`canonical_json({"id": grant_id, **spec.as_payload()})`, written out from cached
@@ -749,7 +735,7 @@ class _Import:
         return body
 
     def _check_and_write(self, row: GrantRow, spec: GrantSpec, status: str) -> None:
-        index = len(self.lines)
+        index = self.written
         scope = self._scope(spec.title)
         proposed = proposed_view(spec, scope.events, f"row {row.row}", status, 10**12 + index)
         nearby = scope.around(proposed)
@@ -764,8 +750,7 @@ class _Import:
         # The days are those the proposal was checked with: the same release events.
         self.work.projector.add_grant(entry.seq, grant_id, spec, proposed.start, proposed.end)
         self.work.last_hash = entry.hash
-        self.lines.append(row.row)
-        self.statuses.append(STATUSES.index(status))
+        self.written += 1
 
 
 _string: Callable[[str], str] = json.encoder.encode_basestring

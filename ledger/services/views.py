@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
@@ -275,19 +275,18 @@ class TitleScope:
         title: str,
         exclude: str | None = None,
         first_new: int | None = None,
-        new_view: Callable[[Any, int], GrantView] | None = None,
     ) -> TitleScope:
         """The title as recorded. With `first_new`, grants from that id on are lines of
-        the deal being imported (already written): `new_view(row, index)` turns each back
-        into its line, and the parent's are left out (lines meet their own title's)."""
+        the deal being imported (already written) and are left out: lines meet the
+        lines of their own title, not the parent's."""
         scope = cls(owners_of(conn, title), title_events(conn, title))
-        for position, view in enumerate(_recorded(conn, title, first_new, new_view, scope.own)):
+        for position, view in enumerate(_recorded(conn, title, first_new)):
             if view.id != exclude:
                 scope.own.add(position, view)
         parent = parent_of(conn, title)
         if parent is not None:
             scope.parent = Nearby()
-            views = _recorded(conn, parent, first_new, None, None)
+            views = _recorded(conn, parent, first_new)
             for position, view in enumerate(views, start=PARENT_POSITION):
                 shared = view.rights & DERIVATIVE
                 if shared and view.id != exclude:
@@ -306,14 +305,8 @@ class TitleScope:
         self.own.add(NEW_POSITION + index, proposed)
 
 
-def _recorded(
-    conn: Connection,
-    title: str,
-    first_new: int | None,
-    new_view: Callable[[Any, int], GrantView] | None,
-    lines: Nearby | None,
-) -> list[GrantView]:
-    """The recorded grants of `title`; deal lines among them go straight into `lines`."""
+def _recorded(conn: Connection, title: str, first_new: int | None) -> list[GrantView]:
+    """The recorded grants of `title`, but for those from id `first_new` on."""
     holdbacks: dict[int, list[HoldbackView]] = {}
     for h in conn.execute(_HOLDBACKS_OF_TITLE, {"title": title}):
         holdbacks.setdefault(h.grant_id, []).append(
@@ -323,9 +316,6 @@ def _recorded(
     for row in conn.execute(_GRANTS_OF_TITLE, {"title": title}):
         grant_id = int(row.id)
         if first_new is not None and grant_id >= first_new:
-            if new_view is not None and lines is not None:
-                index = grant_id - first_new
-                lines.add(NEW_POSITION + index, new_view(row, index))
             continue
         views.append(view_of_row(row, holdbacks.get(grant_id, ())))
     return views
