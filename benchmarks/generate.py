@@ -12,7 +12,8 @@ catalogue imports without a single conflict, by construction, while every check 
 has real work to do (neighbouring pieces, abutting windows, chains of title).
 
 Rows are grouped by title (the order of an export); `--interleave K` mixes the rows of
-K titles at a time, to try an import on a file that is not grouped.
+K titles at a time, and `--shuffle` puts every line in random order (a sublicence may
+then come before its licence), to try an import on a file that is not grouped.
 
     python benchmarks/generate.py --grants 100000 --output /tmp/catalogue-100k.csv
 """
@@ -23,7 +24,7 @@ import argparse
 import csv
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -362,14 +363,28 @@ class Catalogue:
                         yield rows[position]
 
 
-def write(path: Path, grants: int, titles: int, owner: str, seed: int, interleave: int = 1) -> int:
+def write(
+    path: Path,
+    grants: int,
+    titles: int,
+    owner: str,
+    seed: int,
+    interleave: int = 1,
+    shuffle: bool = False,
+) -> int:
     catalogue = Catalogue(grants, titles, owner, seed)
+    lines: Iterable[list[str]] = (
+        row.cells(agreement_status(row.agreement, seed)) for row in catalogue.rows(interleave)
+    )
+    if shuffle:
+        lines = list(lines)
+        random.Random(seed).shuffle(lines)
     count = 0
     with path.open("w", encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(COLUMNS)
-        for row in catalogue.rows(interleave):
-            writer.writerow(row.cells(agreement_status(row.agreement, seed)))
+        for line in lines:
+            writer.writerow(line)
             count += 1
     return count
 
@@ -383,10 +398,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--owner", default="northstar-studios")
     parser.add_argument("--seed", type=int, default=2016)
     parser.add_argument("--interleave", type=int, default=1, help="mix the rows of K titles")
+    parser.add_argument(
+        "--shuffle", action="store_true", help="every line in random order (sublicences too)"
+    )
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
     titles = args.titles or max(1, args.grants // 100)
-    count = write(args.output, args.grants, titles, args.owner, args.seed, args.interleave)
+    count = write(
+        args.output, args.grants, titles, args.owner, args.seed, args.interleave, args.shuffle
+    )
     print(f"wrote {count} grants on {titles} titles to {args.output}", file=sys.stderr)
     return 0
 

@@ -155,24 +155,42 @@ def in_process(url: str, titles: int, samples: int) -> dict[str, Any]:
 # -- one size ------------------------------------------------------------------------------
 
 
-def measure(size: int, workdir: Path, samples: int, repeats: int) -> dict[str, Any]:
-    titles = max(1, size // 100)
-    catalogue = workdir / f"catalogue-{size}.csv"
+def generated(catalogue: Path, size: int, *options: str) -> Path:
+    """The catalogue of `size` grants (`generate.py` with `options`), made once."""
     if not catalogue.exists():
-        generate = HERE / "generate.py"
-        generated = run([PYTHON, str(generate), "--grants", str(size), "--output", str(catalogue)])
-        if generated.code:
-            raise SystemExit(generated.stderr)
-    database = workdir / f"ledger-{size}.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
-    url = f"sqlite:///{database}"
-    base = [CLI, "--db", url]
+        made = run(
+            [PYTHON, str(HERE / "generate.py"), "--grants", str(size), *options,
+             "--output", str(catalogue)]
+        )  # fmt: skip
+        if made.code:
+            raise SystemExit(made.stderr)
+    return catalogue
+
+
+def import_into(database: Path, catalogue: Path) -> Run:
+    """`catalogue` imported through the CLI into a fresh SQLite ledger at `database`."""
+    remove_ledger(database)
+    base = [CLI, "--db", f"sqlite:///{database}"]
     run([*base, "db", "upgrade"])
     imported = run([*base, "import", str(catalogue), "--owner", OWNER])
     if imported.code:
         raise SystemExit(f"import of {catalogue} failed:\n{imported.stderr[-3000:]}")
+    return imported
+
+
+def remove_ledger(database: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+
+
+def measure(size: int, workdir: Path, samples: int, repeats: int) -> dict[str, Any]:
+    titles = max(1, size // 100)
+    catalogue = generated(workdir / f"catalogue-{size}.csv", size)
+    database = workdir / f"ledger-{size}.db"
+    imported = import_into(database, catalogue)
     print(f"  {size}: imported in {imported.wall:.1f} s", file=sys.stderr)
+    url = f"sqlite:///{database}"
+    base = [CLI, "--db", url]
 
     probe = run([PYTHON, __file__, "--in-process", url, str(titles), "--samples", str(samples)])
     if probe.code:
@@ -210,9 +228,17 @@ def measure(size: int, workdir: Path, samples: int, repeats: int) -> dict[str, A
         [*base, "expiries", "--within", "90d", "--as-of", AS_OF.isoformat(), "--format", "csv"],
         repeats,
     )
+    # The same catalogue, every line in random order, into a ledger of its own (removed).
+    shuffled_database = workdir / f"ledger-{size}-shuffled.db"
+    shuffled = import_into(
+        shuffled_database, generated(workdir / f"catalogue-{size}-shuffled.csv", size, "--shuffle")
+    )
+    remove_ledger(shuffled_database)
     return {
         "grants": size,
         "titles": titles,
+        "shuffled_rate": size / shuffled.wall,
+        "shuffled_rss": shuffled.rss_mib,
         "db_mib": database.stat().st_size / MIB,
         "import_s": imported.wall,
         "import_cpu_s": imported.cpu,
@@ -237,6 +263,8 @@ ROWS = (
     ("import throughput (grants/s, CPU)", "import_cpu_rate", "{:,.0f}"),
     ("import wall time (s)", "import_s", "{:.1f}"),
     ("import peak RSS (MiB)", "import_rss", "{:.0f}"),
+    ("import, lines shuffled (grants/s, wall)", "shuffled_rate", "{:,.0f}"),
+    ("  peak RSS (MiB)", "shuffled_rss", "{:.0f}"),
     ("check in-process p50 (ms)", "check_p50_ms", "{:.2f}"),
     ("check in-process p99 (ms)", "check_p99_ms", "{:.2f}"),
     ("holders CN, all titles, in-process (ms)", "holders_ms", "{:.0f}"),
