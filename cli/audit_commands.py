@@ -143,8 +143,10 @@ def import_(
 ) -> None:
     """Import grants from CSV or EMA Avails (spreadsheet or XML), or a journal: all or nothing.
 
-    Every row is checked (values, then conflicts with the ledger and with earlier rows);
-    any bad row or blocking conflict is reported with its row number and nothing is written.
+    Every row is checked (values, then conflicts with the ledger and with the file's other
+    rows); any bad row or blocking conflict is reported with its row number and nothing is
+    written. Rows may come in any order: they are checked a title at a time, a licence
+    before the sublicences it backs, and the grants are numbered in that order.
 
     \b
     Examples:
