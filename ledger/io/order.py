@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import groupby, islice
 from pathlib import Path
 
+from ledger.errors import LedgerError
 from ledger.io.rows import GrantRow
 
 SORT_BATCH = 5000
@@ -107,22 +108,32 @@ def sorted_on_disk(rows: Iterable[GrantRow], directory: Path | None = None) -> I
     with tempfile.TemporaryDirectory(prefix="rights-ledger-sort-", dir=directory) as place:
         db = sqlite3.connect(Path(place) / "rows.db")
         try:
-            db.execute("PRAGMA journal_mode=OFF")
-            db.execute("PRAGMA synchronous=OFF")
-            db.execute(f"PRAGMA cache_size=-{SORT_CACHE_KIB}")
-            db.execute("PRAGMA temp_store=FILE")
-            db.execute(f"CREATE TABLE line (title INTEGER, {', '.join(_COLUMNS)})")
-            first: dict[str, int] = {}
-            insert = f"INSERT INTO line VALUES (?, {', '.join('?' for _ in _COLUMNS)})"
-            stream = iter(rows)
-            while batch := list(islice(stream, SORT_BATCH)):
-                db.executemany(insert, [_stored(row, first) for row in batch])
-            del first
-            query = f"SELECT {', '.join(_COLUMNS)} FROM line ORDER BY title, rowid"
-            for stored in db.execute(query):
-                yield _read_back(stored)
+            yield from _sorted(db, rows)
+        except sqlite3.Error as error:
+            raise LedgerError(
+                f"could not sort the file's rows by title in {place} ({error}); "
+                "set TMPDIR to a directory with room for about the file's size"
+            ) from None
         finally:
             db.close()
+
+
+def _sorted(db: sqlite3.Connection, rows: Iterable[GrantRow]) -> Iterator[GrantRow]:
+    """The rows through the sort database `db`, back grouped by title."""
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute(f"PRAGMA cache_size=-{SORT_CACHE_KIB}")
+    db.execute("PRAGMA temp_store=FILE")
+    db.execute(f"CREATE TABLE line (title INTEGER, {', '.join(_COLUMNS)})")
+    first: dict[str, int] = {}
+    insert = f"INSERT INTO line VALUES (?, {', '.join('?' for _ in _COLUMNS)})"
+    stream = iter(rows)
+    while batch := list(islice(stream, SORT_BATCH)):
+        db.executemany(insert, [_stored(row, first) for row in batch])
+    del first
+    query = f"SELECT {', '.join(_COLUMNS)} FROM line ORDER BY title, rowid"
+    for stored in db.execute(query):
+        yield _read_back(stored)
 
 
 _COLUMNS = tuple(f"c{position}" for position in range(len(GrantRow._fields)))

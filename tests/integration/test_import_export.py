@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli.main import cli
+from ledger.io import order
 from ledger.persistence import database, projection
 from ledger.persistence.schema import Base
 from ledger.services import transfer
@@ -486,16 +487,28 @@ def test_a_generated_catalogue_in_random_order_imports_to_the_grants_of_the_orde
     # before the licences that back them, and every title comes back again and again.
     generate = Path(__file__).parents[2] / "benchmarks" / "generate.py"
     grants = {}
-    for order, options in (("grouped", []), ("shuffled", ["--shuffle"])):
-        catalogue = tmp_path / f"{order}.csv"
+    for arrangement, options in (("grouped", []), ("shuffled", ["--shuffle"])):
+        catalogue = tmp_path / f"{arrangement}.csv"
         subprocess.run(
             [sys.executable, str(generate), "--grants", "1500", "--titles", "8", *options,
              "--output", str(catalogue)],
             check=True, capture_output=True,
         )  # fmt: skip
-        run = _fresh(tmp_path, f"{order}.db")
+        run = _fresh(tmp_path, f"{arrangement}.db")
         run("import", str(catalogue), "--owner", "northstar-studios")
         assert "intact" in run("verify").stdout
-        grants[order] = sorted(map(str, _grants(run)))
+        grants[arrangement] = sorted(map(str, _grants(run)))
     assert len(grants["grouped"]) >= 1500
     assert grants["shuffled"] == grants["grouped"]
+
+
+def test_an_import_whose_sort_fails_says_so_in_one_line_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(order, "_stored", lambda _row, _first: ("too", "few"))
+    run = _fresh(tmp_path, "ledger.db")
+    mixed = [CATALOGUE[0], CATALOGUE[2], CATALOGUE[0].replace("real", "oldboy"), CATALOGUE[1]]
+    failed = run("import", str(_catalogue(tmp_path, mixed)), "--owner", "northstar", expect=1)
+    assert "could not sort the file's rows by title" in failed.stderr
+    assert "Traceback" not in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
+    assert as_json(run("grant", "list", "--format", "json")) == []

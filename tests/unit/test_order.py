@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.errors import LedgerError
+from ledger.io import order
 from ledger.io.order import grouped_by_title, in_check_order, licences_first, sorted_on_disk
 from ledger.io.rows import GrantRow
 
@@ -82,4 +85,14 @@ def test_sorting_on_disk_gives_the_order_sorting_in_memory_gives(names: list[str
 def test_the_sort_leaves_nothing_behind_in_its_directory(tmp_path: Path) -> None:
     rows = [row(2, "b"), row(3, "a"), row(4, "b")]
     assert numbers(sorted_on_disk(iter(rows), tmp_path)) == [2, 4, 3]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sort_that_fails_says_where_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As when TMPDIR fills up: SQLite refuses a write part way through.
+    monkeypatch.setattr(order, "_stored", lambda _row, _first: ("too", "few"))
+    with pytest.raises(LedgerError, match=r"could not sort the file.s rows by title in .*TMPDIR"):
+        list(sorted_on_disk(iter([row(2, "b"), row(3, "a")]), tmp_path))
     assert list(tmp_path.iterdir()) == []
