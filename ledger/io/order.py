@@ -45,11 +45,19 @@ def in_check_order(rows: Iterable[GrantRow]) -> Iterator[GrantRow]:
     if not isinstance(rows, list):
         rows = list(rows)
     if not grouped_by_title(map(title_of, rows)):
-        first: dict[str, int] = {}
-        for row in rows:
-            first.setdefault(title_of(row), len(first))
-        rows = sorted(rows, key=lambda row: first[title_of(row)])  # stable: file order kept
+        # `sorted` numbers the rows in file order, and is stable: file order within a title.
+        rows = sorted(rows, key=_title_numbers())
     return licences_first(rows)
+
+
+def _title_numbers() -> Callable[[GrantRow], int]:
+    """A row's title numbered in order of first mention, the rows asked in file order."""
+    numbers: dict[str, int] = {}
+
+    def number(row: GrantRow) -> int:
+        return numbers.setdefault(title_of(row), len(numbers))
+
+    return number
 
 
 def grouped_by_title(titles: Iterable[str]) -> bool:
@@ -76,30 +84,29 @@ def _upstream_first(rows: list[GrantRow]) -> list[GrantRow]:
     """One title's rows by the depth of their grantor in the file's chains of title (a
     grantor no row grants to first, then those they grant to...), in file order at each
     depth. A grantor reached only through a cycle comes last."""
-    received: dict[str, list[str]] = {}  # grantee -> its grantors, in this title's rows
-    for row in rows:
-        grantor, grantee = row.grantor.strip(), row.grantee.strip()
-        if grantor != grantee:
-            received.setdefault(grantee, []).append(grantor)
-    if not any(row.grantor.strip() in received for row in rows):
+    grantors = [row.grantor.strip() for row in rows]
+    granted_to: dict[str, list[str]] = {}  # grantor -> the parties it grants to here
+    for grantor, row in zip(grantors, rows, strict=True):
+        grantee = row.grantee.strip()
+        if grantee != grantor:  # a reservation is no link in a chain
+            granted_to.setdefault(grantor, []).append(grantee)
+    grantees = {grantee for parties in granted_to.values() for grantee in parties}
+    if grantees.isdisjoint(grantors):
         return rows  # no sublicence: nothing moves
     depth: dict[str, int] = {}
-    level = [party for row in rows if (party := row.grantor.strip()) not in received]
-    granted_by: dict[str, list[str]] = {}
-    for grantee, grantors in received.items():
-        for grantor in grantors:
-            granted_by.setdefault(grantor, []).append(grantee)
+    level = [grantor for grantor in grantors if grantor not in grantees]
     step = 0
     while level:
         following: list[str] = []
         for party in level:
             if party not in depth:
                 depth[party] = step
-                following.extend(granted_by.get(party, ()))
+                following.extend(granted_to.get(party, ()))
         level = following
         step += 1
-    last = step + 1
-    return sorted(rows, key=lambda row: depth.get(row.grantor.strip(), last))
+    # `step` is now past every depth: the grantors only a cycle reaches.
+    ranks = [depth.get(grantor, step) for grantor in grantors]
+    return [rows[i] for i in sorted(range(len(rows)), key=ranks.__getitem__)]
 
 
 def sorted_on_disk(rows: Iterable[GrantRow], directory: Path | None = None) -> Iterator[GrantRow]:
@@ -125,12 +132,12 @@ def _sorted(db: sqlite3.Connection, rows: Iterable[GrantRow]) -> Iterator[GrantR
     db.execute(f"PRAGMA cache_size=-{SORT_CACHE_KIB}")
     db.execute("PRAGMA temp_store=FILE")
     db.execute(f"CREATE TABLE line (title INTEGER, {', '.join(_COLUMNS)})")
-    first: dict[str, int] = {}
+    number = _title_numbers()
     insert = f"INSERT INTO line VALUES (?, {', '.join('?' for _ in _COLUMNS)})"
     stream = iter(rows)
     while batch := list(islice(stream, SORT_BATCH)):
-        db.executemany(insert, [_stored(row, first) for row in batch])
-    del first
+        db.executemany(insert, [_stored(row, number) for row in batch])
+    del number
     query = f"SELECT {', '.join(_COLUMNS)} FROM line ORDER BY title, rowid"
     for stored in db.execute(query):
         yield _read_back(stored)
@@ -139,9 +146,9 @@ def _sorted(db: sqlite3.Connection, rows: Iterable[GrantRow]) -> Iterator[GrantR
 _COLUMNS = tuple(f"c{position}" for position in range(len(GrantRow._fields)))
 
 
-def _stored(row: GrantRow, first: dict[str, int]) -> tuple[object, ...]:
-    title = first.setdefault(title_of(row), len(first))
-    return (title, *row[:-1], json.dumps(dict(row.extras)) if row.extras else None)
+def _stored(row: GrantRow, number: Callable[[GrantRow], int]) -> tuple[object, ...]:
+    extras = json.dumps(dict(row.extras)) if row.extras else None
+    return (number(row), *row[:-1], extras)
 
 
 def _read_back(stored: tuple[object, ...]) -> GrantRow:
@@ -149,14 +156,8 @@ def _read_back(stored: tuple[object, ...]) -> GrantRow:
     return GrantRow._make((*values, json.loads(extras) if isinstance(extras, str) else {}))
 
 
-TitleScan = Callable[[], Iterator[str]]
-"""The titles of a file's rows, read again from the start on each call."""
-
-
-def file_in_check_order(
-    titles: TitleScan, rows: Iterator[GrantRow], directory: Path | None = None
-) -> Iterator[GrantRow]:
-    """A file's rows in check order: streamed when `titles` shows the file grouped by
-    title, else sorted on disk first."""
-    ordered = rows if grouped_by_title(titles()) else sorted_on_disk(rows, directory)
+def file_in_check_order(titles: Iterable[str], rows: Iterator[GrantRow]) -> Iterator[GrantRow]:
+    """A file's rows in check order: streamed when `titles` (its rows' titles, read in a
+    pass of their own) show the file grouped by title, else sorted on disk first."""
+    ordered = rows if grouped_by_title(titles) else sorted_on_disk(rows)
     return licences_first(ordered)

@@ -141,7 +141,7 @@ class RowFile:
     def in_check_order(self, errors: list[tuple[int, str]]) -> Iterator[GrantRow]:
         """`rows` in the order they are checked (`ledger.io.order`): as read when the file
         is grouped by title, else sorted on disk first."""
-        return file_in_check_order(partial(iter_titles, self.path), self.rows(errors))
+        return file_in_check_order(iter_titles(self.path), self.rows(errors))
 
 
 def read_rows(path: Path, fmt: str, licensee: str = "") -> RowFile | list[GrantRow]:
