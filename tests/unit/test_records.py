@@ -17,27 +17,25 @@ from ledger.domain.territories import parse_territory
 from ledger.errors import BadInput
 
 
-@dataclass(frozen=True)
-class Plain:
-    name: str
-    count: int = 3
-    tags: dict[str, str] = field(default_factory=dict)
+def counted(name: str) -> type:
+    """A fresh frozen dataclass with a default, a default factory and a `__post_init__`."""
 
-    def __post_init__(self) -> None:
-        if self.count < 0:
-            raise ValueError("negative count")
+    @dataclass(frozen=True)
+    class Counted:
+        name: str
+        count: int = 3
+        tags: dict[str, str] = field(default_factory=dict)
+
+        def __post_init__(self) -> None:
+            if self.count < 0:
+                raise ValueError("negative count")
+
+    Counted.__name__ = Counted.__qualname__ = name
+    return Counted
 
 
-@quick_init
-@dataclass(frozen=True)
-class Quick:
-    name: str
-    count: int = 3
-    tags: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.count < 0:
-            raise ValueError("negative count")
+Plain = counted("Plain")
+Quick = quick_init(counted("Quick"))
 
 
 @given(
