@@ -554,6 +554,28 @@ def _order(conflict: Conflict) -> tuple[int, int, str, int]:
     )
 
 
+def binds_others(proposed: GrantView) -> bool:
+    """Whether every neighbour of `proposed` may decide `plainly_clear`: it is exclusive or
+    sole, or it holds something back (a reservation's holdbacks are never drawn)."""
+    return proposed.exclusivity in _BINDING or (
+        bool(proposed.holdbacks) and not proposed.is_reservation
+    )
+
+
+def weighs_on_others(grant: GrantView) -> bool:
+    """Whether `grant` may decide `plainly_clear` for a proposal that does not bind others
+    (`binds_others` False) and is not made by its grantee: it is exclusive or sole, it
+    holds something back, or it is malformed (which is left to the engine). Of the other
+    grants only those to the proposal's grantor count: a non-exclusive licence to anyone
+    else, without holdbacks, never turns the shortcut's answer."""
+    return (
+        grant.exclusivity in _BINDING
+        or bool(grant.holdbacks)
+        or grant.exclusivity not in STRENGTH
+        or grant.status not in _STATUSES
+    )
+
+
 def plainly_clear(
     proposed: GrantView, existing: Sequence[GrantView], owners: Sequence[OwnershipView]
 ) -> bool:

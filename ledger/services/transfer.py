@@ -738,9 +738,8 @@ class _Import:
         index = self.written
         scope = self._scope(spec.title)
         proposed = proposed_view(spec, scope.events, f"row {row.row}", status, 10**12 + index)
-        nearby = scope.around(proposed)
-        if not plainly_clear(proposed, nearby, scope.owners):
-            for conflict in check_grant(proposed, nearby, scope.owners):
+        if not plainly_clear(proposed, scope.deciding(proposed), scope.owners):
+            for conflict in check_grant(proposed, scope.around(proposed), scope.owners):
                 self.conflicts.append(explain(conflict, proposed, row.row))
         scope.add_line(index, proposed)
         grant_id = self.first_id + index

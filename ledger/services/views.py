@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
@@ -14,8 +14,10 @@ from ledger.domain.conflicts import (
     GrantView,
     HoldbackView,
     OwnershipView,
+    binds_others,
     grant_box,
     holdback_boxes,
+    weighs_on_others,
 )
 from ledger.domain.grants import EventDate, GrantSpec, resolve_last_day, resolve_start
 from ledger.domain.rights import RIGHTS, parse_rights
@@ -200,52 +202,114 @@ class Nearby:
     (the others never enter its rules, chains of title included), so its answer is the
     same, while a title with hundreds of grants in other media, places or years costs a
     few set tests. Keep the two in step.
+
+    `deciding(proposed)` gives fewer, enough for `plainly_clear`: for a proposal that
+    binds nobody (`binds_others`), the neighbours that weigh on others
+    (`weighs_on_others`) and those granted to its grantor, not the non-exclusive licences
+    to anyone else (a title with thousands of non-exclusive festival or AVOD licences
+    would otherwise hand every such proposal all of them).
     """
 
     def __init__(self) -> None:
-        self._by_rights: dict[frozenset[str], list[tuple[int, GrantView]]] = {}
-        self._with_holdbacks: list[tuple[int, GrantView]] = []
+        self._by_rights: dict[frozenset[str], list[Placed]] = {}
+        self._weighty: dict[frozenset[str], list[Placed]] = {}
+        """Of `_by_rights`, the grants that weigh on others."""
+        self._light_to: dict[str, list[Placed]] = {}
+        """The other grants, by grantee."""
+        self._with_holdbacks: list[Placed] = []
         self.size = 0
 
     def add(self, position: int, view: GrantView) -> None:
         self.size += 1
+        placed = (position, view)
         if view.holdbacks:
-            self._with_holdbacks.append((position, view))
+            self._with_holdbacks.append(placed)
             return
-        group = self._by_rights.get(view.rights)
-        if group is None:
-            self._by_rights[view.rights] = [(position, view)]
+        _file(self._by_rights, view.rights, placed)
+        if weighs_on_others(view):
+            _file(self._weighty, view.rights, placed)
         else:
-            group.append((position, view))
+            _file(self._light_to, view.grantee, placed)
 
-    def around(self, proposed: GrantView) -> list[tuple[int, GrantView]]:
-        # The proposal's reach as the engine draws it: its scope and its holdbacks.
-        if proposed.holdbacks and not proposed.is_reservation:
-            boxes = (grant_box(proposed), *holdback_boxes(proposed))
-            rights = frozenset().union(*(box.rights for box in boxes))
-            countries = frozenset().union(*(box.countries for box in boxes))
-            first = min(box.first for box in boxes)
-            last = max(box.last for box in boxes)
-        else:
-            # No holdback boxes (a reservation carries none): the reach is `grant_box`.
-            rights, countries = proposed.rights, proposed.countries
-            first = date.min if proposed.start is None else proposed.start
-            last = date.max if proposed.end is None else proposed.end
+    def around(self, proposed: GrantView) -> list[Placed]:
+        reach = _Reach.of(proposed)
         found = list(self._with_holdbacks)
         for held, group in self._by_rights.items():
-            if held.isdisjoint(rights):
+            if not held.isdisjoint(reach.rights):
+                reach.gather(group, found)
+        return _in_order(found)
+
+    def deciding(self, proposed: GrantView) -> list[Placed]:
+        if binds_others(proposed):
+            return self.around(proposed)
+        reach = _Reach.of(proposed)
+        found = list(self._with_holdbacks)
+        for held, group in self._weighty.items():
+            if not held.isdisjoint(reach.rights):
+                reach.gather(group, found)
+        received = self._light_to.get(proposed.grantor, ())
+        reach.gather((p for p in received if not p[1].rights.isdisjoint(reach.rights)), found)
+        return _in_order(found)
+
+
+Placed = tuple[int, GrantView]
+"""A grant and the position it was added at."""
+
+
+def _file(index: dict[Any, list[Placed]], key: Any, placed: Placed) -> None:
+    group = index.get(key)
+    if group is None:
+        index[key] = [placed]
+    else:
+        group.append(placed)
+
+
+def _in_order(found: list[Placed]) -> list[Placed]:
+    if len(found) > 1:
+        found.sort(key=_position)
+    return found
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """A proposal's reach as the engine draws it: its scope and its holdbacks."""
+
+    rights: frozenset[str]
+    countries: frozenset[str]
+    first: date
+    last: date
+
+    @classmethod
+    def of(cls, proposed: GrantView) -> _Reach:
+        if proposed.holdbacks and not proposed.is_reservation:
+            boxes = (grant_box(proposed), *holdback_boxes(proposed))
+            return cls(
+                frozenset().union(*(box.rights for box in boxes)),
+                frozenset().union(*(box.countries for box in boxes)),
+                min(box.first for box in boxes),
+                max(box.last for box in boxes),
+            )
+        # No holdback boxes (a reservation carries none): the reach is `grant_box`.
+        return cls(
+            proposed.rights,
+            proposed.countries,
+            date.min if proposed.start is None else proposed.start,
+            date.max if proposed.end is None else proposed.end,
+        )
+
+    def gather(self, group: Iterable[Placed], found: list[Placed]) -> None:
+        """Append to `found` the grants of `group` whose countries and days meet the
+        reach (their rights are known to)."""
+        countries, first, last = self.countries, self.first, self.last
+        for placed in group:
+            view = placed[1]
+            if view.countries.isdisjoint(countries):
                 continue
-            for position, view in group:
-                if view.countries.isdisjoint(countries):
-                    continue
-                if view.start is not None and view.start > last:
-                    continue
-                if view.end is not None and view.end < first:
-                    continue
-                found.append((position, view))
-        if len(found) > 1:
-            found.sort(key=_position)
-        return found
+            if view.start is not None and view.start > last:
+                continue
+            if view.end is not None and view.end < first:
+                continue
+            found.append(placed)
 
 
 def _position(item: tuple[int, GrantView]) -> int:
@@ -295,9 +359,18 @@ class TitleScope:
 
     def around(self, proposed: GrantView) -> list[GrantView]:
         """The grants and earlier lines `proposed` might touch, in the engine's order."""
-        found = self.own.around(proposed)
+        return self._views(proposed, Nearby.around)
+
+    def deciding(self, proposed: GrantView) -> list[GrantView]:
+        """Of `around(proposed)`, those `plainly_clear` needs (see `Nearby.deciding`)."""
+        return self._views(proposed, Nearby.deciding)
+
+    def _views(
+        self, proposed: GrantView, near: Callable[[Nearby, GrantView], list[Placed]]
+    ) -> list[GrantView]:
+        found = near(self.own, proposed)
         if self.parent is not None and not proposed.rights.isdisjoint(DERIVATIVE):
-            found += self.parent.around(proposed)
+            found += near(self.parent, proposed)
             found.sort(key=_position)
         return [view for _, view in found]
 

@@ -22,6 +22,7 @@ from ledger.domain.conflicts import (
     plainly_clear,
 )
 from ledger.errors import BadInput
+from ledger.services.views import Nearby
 from tests.unit.test_conflicts_property import COUNTRIES, grants, ledgers
 
 Ledger = tuple[GrantView, list[GrantView], list[OwnershipView]]
@@ -220,3 +221,36 @@ def test_the_shortcut_is_not_taken_for_a_sublicence_beyond_what_was_received() -
     for upstream, proposed in ((received, longer), (weaker, sublicence), (pending, sublicence)):
         assert not plainly_clear(proposed, [upstream], [owner])
         assert check_grant(proposed, [upstream], [owner]) != []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(ledgers(), plain_ledgers(), sublicence_ledgers()))
+def test_the_shortcut_answers_the_same_from_the_few_neighbours_that_decide_it(
+    ledger: Ledger,
+) -> None:
+    """`Nearby.deciding` leaves out the non-exclusive licences to others that a proposal
+    binding nobody cannot be turned by: the shortcut must answer as from every neighbour."""
+    proposed, existing, owners = ledger
+    nearby = Nearby()
+    for position, view in enumerate(existing):
+        nearby.add(position, view)
+    deciding = [view for _, view in nearby.deciding(proposed)]
+    around = [view for _, view in nearby.around(proposed)]
+    assert {view.id for view in deciding} <= {view.id for view in around}
+    assert plainly_clear(proposed, deciding, owners) == plainly_clear(proposed, around, owners)
+
+
+def test_a_title_full_of_non_exclusive_licences_hands_a_non_exclusive_proposal_none_of_them() -> (
+    None
+):
+    nearby = Nearby()
+    for n in range(50):
+        nearby.add(n, _view(f"G{n}", "owner", f"platform-{n}", "non-exclusive"))
+    nearby.add(50, _view("G50", "owner", "a", "exclusive"))
+    nearby.add(51, _view("G51", "a", "b", "non-exclusive"))
+    nearby.add(52, _view("G52", "owner", "d", "sole"))
+    proposed = _view("line 1", "b", "c", "non-exclusive")
+    assert [view.id for _, view in nearby.deciding(proposed)] == ["G50", "G51", "G52"]
+    assert len(nearby.around(proposed)) == 53
+    exclusive = replace(proposed, exclusivity="exclusive")
+    assert len(nearby.deciding(exclusive)) == 53
