@@ -57,8 +57,7 @@ def table(
     if not texts:
         click.echo(empty, file=out)
         return
-    # A column at a time (`zip(*texts)`), each measured in one pass of `map`.
-    widths = [max(len(c), max(map(len, cells))) for c, cells in zip(columns, zip(*texts))]
+    widths = [max(len(c), *(len(t[i]) for t in texts)) for i, c in enumerate(columns)]
     line = "  ".join(f"{{:<{width}}}" for width in widths)
     header = line.format(*(c.upper() for c in columns))
     write_lines(out, [header.rstrip(), *(line.format(*text).rstrip() for text in texts)])

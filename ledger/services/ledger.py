@@ -406,7 +406,11 @@ def check_specs(
         line = lines[index] if lines is not None else None
         scope = scopes.get(spec.title)
         if scope is None:
-            scope = scopes[spec.title] = TitleScope.load(conn, spec.title, exclude)
+            # Loaded for the deal's lines on this title: the grants near none are left.
+            of_title = [other for other in specs if other.title == spec.title]
+            scope = scopes[spec.title] = TitleScope.load(
+                conn, spec.title, exclude, for_specs=of_title
+            )
         label = f"{source_label} {line}" if line is not None else "proposed"
         status = statuses[index] if statuses is not None else "signed"
         proposed = proposed_view(spec, scope.events, label, status, seq=10**12 + index)

@@ -8,7 +8,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Date, and_, bindparam, exists, or_, select
 
 from ledger.domain.conflicts import (
     GrantView,
@@ -132,6 +132,16 @@ _GRANTS_OF_TITLE = (
     .where(G.c.title_id == bindparam("title"))
     .order_by(G.c.recorded_seq)
 )
+_GRANTS_OF_TITLE_MEETING = _GRANTS_OF_TITLE.where(
+    or_(
+        and_(
+            or_(G.c.first_day.is_(None), G.c.first_day <= bindparam("last", type_=Date)),
+            or_(G.c.last_day.is_(None), G.c.last_day >= bindparam("first", type_=Date)),
+        ),
+        exists().where(H.c.grant_id == G.c.id),
+    )
+)
+"""`_GRANTS_OF_TITLE` in force on some day from `first` to `last`, or holding back."""
 
 
 def grant_views(conn: Connection, title: str) -> list[GrantView]:
@@ -207,16 +217,14 @@ class Nearby:
     binds nobody (`binds_others`), the neighbours that weigh on others
     (`weighs_on_others`) and those granted to its grantor, not the non-exclusive licences
     to anyone else (a title with thousands of non-exclusive festival or AVOD licences
-    would otherwise hand every such proposal all of them).
+    would otherwise hand every such proposal all of them). Its index is made at the
+    first call, and kept up from then on.
     """
 
     def __init__(self) -> None:
         self._by_rights: dict[frozenset[str], list[Placed]] = {}
-        self._weighty: dict[frozenset[str], list[Placed]] = {}
-        """Of `_by_rights`, the grants that weigh on others."""
-        self._light_to: dict[str, list[Placed]] = {}
-        """The other grants, by grantee."""
         self._with_holdbacks: list[Placed] = []
+        self._split: _Split | None = None
         self.size = 0
 
     def add(self, position: int, view: GrantView) -> None:
@@ -226,10 +234,8 @@ class Nearby:
             self._with_holdbacks.append(placed)
             return
         _file(self._by_rights, view.rights, placed)
-        if weighs_on_others(view):
-            _file(self._weighty, view.rights, placed)
-        else:
-            _file(self._light_to, view.grantee, placed)
+        if self._split is not None:
+            self._split.add(placed)
 
     def around(self, proposed: GrantView) -> list[Placed]:
         reach = _Reach.of(proposed)
@@ -242,18 +248,41 @@ class Nearby:
     def deciding(self, proposed: GrantView) -> list[Placed]:
         if binds_others(proposed):
             return self.around(proposed)
+        split = self._split
+        if split is None:
+            split = self._split = _Split()
+            for group in self._by_rights.values():
+                for placed in group:
+                    split.add(placed)
         reach = _Reach.of(proposed)
         found = list(self._with_holdbacks)
-        for held, group in self._weighty.items():
+        for held, group in split.weighty.items():
             if not held.isdisjoint(reach.rights):
                 reach.gather(group, found)
-        received = self._light_to.get(proposed.grantor, ())
+        received = split.light_to.get(proposed.grantor, ())
         reach.gather((p for p in received if not p[1].rights.isdisjoint(reach.rights)), found)
         return _in_order(found)
 
 
 Placed = tuple[int, GrantView]
 """A grant and the position it was added at."""
+
+
+class _Split:
+    """`Nearby`'s grants without holdbacks, parted for `Nearby.deciding`."""
+
+    def __init__(self) -> None:
+        self.weighty: dict[frozenset[str], list[Placed]] = {}
+        """Those that weigh on others, by rights."""
+        self.light_to: dict[str, list[Placed]] = {}
+        """The others, by grantee."""
+
+    def add(self, placed: Placed) -> None:
+        view = placed[1]
+        if weighs_on_others(view):
+            _file(self.weighty, view.rights, placed)
+        else:
+            _file(self.light_to, view.grantee, placed)
 
 
 def _file(index: dict[Any, list[Placed]], key: Any, placed: Placed) -> None:
@@ -297,6 +326,27 @@ class _Reach:
             date.max if proposed.end is None else proposed.end,
         )
 
+    @classmethod
+    def joint(cls, proposals: Sequence[GrantView]) -> _Reach:
+        """The reach of all of `proposals` at once (a box around each one's)."""
+        reaches = [cls.of(proposed) for proposed in proposals]
+        return cls(
+            frozenset().union(*(reach.rights for reach in reaches)),
+            frozenset().union(*(reach.countries for reach in reaches)),
+            min(reach.first for reach in reaches),
+            max(reach.last for reach in reaches),
+        )
+
+    def meets_row(self, row: Any) -> bool:
+        """Whether the grant a `_GRANTS_OF_TITLE` row makes (`view_of_row`) would pass
+        `gather`, its rights included, judged on the row."""
+        if rights_of(str(row.rights)).isdisjoint(self.rights):
+            return False
+        if countries_of(str(row.territory)).isdisjoint(self.countries):
+            return False
+        start, end = row.first_day, row.last_day
+        return (start is None or start <= self.last) and (end is None or end >= self.first)
+
     def gather(self, group: Iterable[Placed], found: list[Placed]) -> None:
         """Append to `found` the grants of `group` whose countries and days meet the
         reach (their rights are known to)."""
@@ -339,18 +389,29 @@ class TitleScope:
         title: str,
         exclude: str | None = None,
         first_new: int | None = None,
+        for_specs: Sequence[GrantSpec] = (),
     ) -> TitleScope:
         """The title as recorded. With `first_new`, grants from that id on are lines of
         the deal being imported (already written) and are left out: lines meet the
-        lines of their own title, not the parent's."""
+        lines of their own title, not the parent's.
+
+        With `for_specs`, only the grants that may meet one of them: those in the reach
+        of any (`Nearby.around` would pass them) and those that hold back. A title with
+        thousands of grants in other media, places or years then costs a check the
+        reading of their rows, not the making of their views."""
         scope = cls(owners_of(conn, title), title_events(conn, title))
-        for position, view in enumerate(_recorded(conn, title, first_new)):
+        reach = (
+            _Reach.joint([proposed_view(spec, scope.events, "") for spec in for_specs])
+            if for_specs
+            else None
+        )
+        for position, view in enumerate(_recorded(conn, title, first_new, reach)):
             if view.id != exclude:
                 scope.own.add(position, view)
         parent = parent_of(conn, title)
         if parent is not None:
             scope.parent = Nearby()
-            views = _recorded(conn, parent, first_new)
+            views = _recorded(conn, parent, first_new, reach)
             for position, view in enumerate(views, start=PARENT_POSITION):
                 shared = view.rights & DERIVATIVE
                 if shared and view.id != exclude:
@@ -378,17 +439,28 @@ class TitleScope:
         self.own.add(NEW_POSITION + index, proposed)
 
 
-def _recorded(conn: Connection, title: str, first_new: int | None) -> list[GrantView]:
-    """The recorded grants of `title`, but for those from id `first_new` on."""
+def _recorded(
+    conn: Connection, title: str, first_new: int | None, reach: _Reach | None = None
+) -> list[GrantView]:
+    """The recorded grants of `title`, but for those from id `first_new` on and, with
+    `reach`, those out of it that hold nothing back."""
     holdbacks: dict[int, list[HoldbackView]] = {}
     for h in conn.execute(_HOLDBACKS_OF_TITLE, {"title": title}):
         holdbacks.setdefault(h.grant_id, []).append(
             HoldbackView(rights_of(h.rights), countries_of(h.territory), h.last_day)
         )
+    if reach is None:
+        rows = conn.execute(_GRANTS_OF_TITLE, {"title": title})
+    else:
+        days = {"first": reach.first, "last": reach.last}
+        rows = conn.execute(_GRANTS_OF_TITLE_MEETING, {"title": title, **days})
     views = []
-    for row in conn.execute(_GRANTS_OF_TITLE, {"title": title}):
+    for row in rows:
         grant_id = int(row.id)
         if first_new is not None and grant_id >= first_new:
             continue
-        views.append(view_of_row(row, holdbacks.get(grant_id, ())))
+        held_back = holdbacks.get(grant_id, ())
+        if reach is not None and not held_back and not reach.meets_row(row):
+            continue
+        views.append(view_of_row(row, held_back))
     return views

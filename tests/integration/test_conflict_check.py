@@ -130,6 +130,22 @@ def test_a_window_ending_the_day_before_another_starts_does_not_collide(signed: 
     )["clear"]
 
 
+def test_a_window_ending_on_the_day_another_starts_collides_on_that_day(signed: Run) -> None:
+    report = check(
+        signed,
+        "real-producer",
+        "iqiyi",
+        "svod",
+        "CN",
+        "exclusive",
+        start="2014-01-01",
+        end="2017-01-01",
+        expect=1,
+    )
+    [conflict] = report["conflicts"]
+    assert (conflict["start"], conflict["end"]) == ("2017-01-01", "2017-01-01")
+
+
 def test_the_producers_reservation_is_untouched_by_a_sole_licence_but_blocked_by_an_exclusive_one(
     run: Run,
 ) -> None:
