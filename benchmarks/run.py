@@ -38,6 +38,8 @@ CLI = str(Path(PYTHON).with_name("rights-ledger"))
 OWNER = "northstar-studios"
 AS_OF = date(2026, 7, 1)
 MIB = 1024 * 1024
+HEAVY = 1000
+"""Grants a title in the catalogue of fewer, bigger titles."""
 
 
 # Each command runs as an installed tool does, with Python's compiled bytecode cached:
@@ -234,7 +236,27 @@ def measure(size: int, workdir: Path, samples: int, repeats: int) -> dict[str, A
         shuffled_database, generated(workdir / f"catalogue-{size}-shuffled.csv", size, "--shuffle")
     )
     remove_ledger(shuffled_database)
+    # Fewer, bigger titles: 1,000 grants each, into a ledger of its own (removed), and
+    # the in-process check on it.
+    heavy_titles = max(1, size // HEAVY)
+    heavy_database = workdir / f"ledger-{size}-heavy.db"
+    heavy = import_into(
+        heavy_database,
+        generated(workdir / f"catalogue-{size}-heavy.csv", size, "--titles", str(heavy_titles)),
+    )
+    heavy_url = f"sqlite:///{heavy_database}"
+    heavy_probe = run(
+        [PYTHON, __file__, "--in-process", heavy_url, str(heavy_titles), "--samples", str(samples)]
+    )
+    remove_ledger(heavy_database)
+    if heavy_probe.code:
+        raise SystemExit(heavy_probe.stderr)
+    heavy_inner = json.loads(heavy_probe.stdout)
     return {
+        "heavy_rate": size / heavy.wall,
+        "heavy_rss": heavy.rss_mib,
+        "heavy_check_p50_ms": heavy_inner["check_p50_ms"],
+        "heavy_check_p99_ms": heavy_inner["check_p99_ms"],
         "grants": size,
         "titles": titles,
         "shuffled_rate": size / shuffled.wall,
@@ -265,6 +287,10 @@ ROWS = (
     ("import peak RSS (MiB)", "import_rss", "{:.0f}"),
     ("import, lines shuffled (grants/s, wall)", "shuffled_rate", "{:,.0f}"),
     ("  peak RSS (MiB)", "shuffled_rss", "{:.0f}"),
+    ("import, 1,000 grants a title (grants/s, wall)", "heavy_rate", "{:,.0f}"),
+    ("  peak RSS (MiB)", "heavy_rss", "{:.0f}"),
+    ("  check in-process p50 (ms)", "heavy_check_p50_ms", "{:.2f}"),
+    ("  check in-process p99 (ms)", "heavy_check_p99_ms", "{:.2f}"),
     ("check in-process p50 (ms)", "check_p50_ms", "{:.2f}"),
     ("check in-process p99 (ms)", "check_p99_ms", "{:.2f}"),
     ("holders CN, all titles, in-process (ms)", "holders_ms", "{:.0f}"),

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Date, and_, bindparam, exists, or_, select
 
@@ -218,7 +218,8 @@ class Nearby:
     (`weighs_on_others`) and those granted to its grantor, not the non-exclusive licences
     to anyone else (a title with thousands of non-exclusive festival or AVOD licences
     would otherwise hand every such proposal all of them). Its index is made at the
-    first call, and kept up from then on.
+    first call on a title of `SPLIT_FROM` grants or more, and kept up from then on;
+    below that, `around` is as quick.
     """
 
     def __init__(self) -> None:
@@ -233,20 +234,16 @@ class Nearby:
         if view.holdbacks:
             self._with_holdbacks.append(placed)
             return
-        _file(self._by_rights, view.rights, placed)
+        self._by_rights.setdefault(view.rights, []).append(placed)
         if self._split is not None:
             self._split.add(placed)
 
     def around(self, proposed: GrantView) -> list[Placed]:
         reach = _Reach.of(proposed)
-        found = list(self._with_holdbacks)
-        for held, group in self._by_rights.items():
-            if not held.isdisjoint(reach.rights):
-                reach.gather(group, found)
-        return _in_order(found)
+        return reach.gathered(self._with_holdbacks, self._by_rights)
 
     def deciding(self, proposed: GrantView) -> list[Placed]:
-        if binds_others(proposed):
+        if self.size < SPLIT_FROM or binds_others(proposed):
             return self.around(proposed)
         split = self._split
         if split is None:
@@ -255,15 +252,12 @@ class Nearby:
                 for placed in group:
                     split.add(placed)
         reach = _Reach.of(proposed)
-        found = list(self._with_holdbacks)
-        for held, group in split.weighty.items():
-            if not held.isdisjoint(reach.rights):
-                reach.gather(group, found)
         received = split.light_to.get(proposed.grantor, ())
-        reach.gather((p for p in received if not p[1].rights.isdisjoint(reach.rights)), found)
-        return _in_order(found)
+        return reach.gathered(self._with_holdbacks, split.weighty, received)
 
 
+SPLIT_FROM = 256
+"""Grants from which `Nearby.deciding` keeps an index of its own."""
 Placed = tuple[int, GrantView]
 """A grant and the position it was added at."""
 
@@ -280,28 +274,14 @@ class _Split:
     def add(self, placed: Placed) -> None:
         view = placed[1]
         if weighs_on_others(view):
-            _file(self.weighty, view.rights, placed)
+            self.weighty.setdefault(view.rights, []).append(placed)
         else:
-            _file(self.light_to, view.grantee, placed)
+            self.light_to.setdefault(view.grantee, []).append(placed)
 
 
-def _file(index: dict[Any, list[Placed]], key: Any, placed: Placed) -> None:
-    group = index.get(key)
-    if group is None:
-        index[key] = [placed]
-    else:
-        group.append(placed)
-
-
-def _in_order(found: list[Placed]) -> list[Placed]:
-    if len(found) > 1:
-        found.sort(key=_position)
-    return found
-
-
-@dataclass(frozen=True)
-class _Reach:
-    """A proposal's reach as the engine draws it: its scope and its holdbacks."""
+class _Reach(NamedTuple):
+    """A proposal's reach as the engine draws it: its scope and its holdbacks. (A named
+    tuple: one is made for every line checked.)"""
 
     rights: frozenset[str]
     countries: frozenset[str]
@@ -347,19 +327,32 @@ class _Reach:
         start, end = row.first_day, row.last_day
         return (start is None or start <= self.last) and (end is None or end >= self.first)
 
-    def gather(self, group: Iterable[Placed], found: list[Placed]) -> None:
-        """Append to `found` the grants of `group` whose countries and days meet the
-        reach (their rights are known to)."""
-        countries, first, last = self.countries, self.first, self.last
-        for placed in group:
-            view = placed[1]
-            if view.countries.isdisjoint(countries):
-                continue
-            if view.start is not None and view.start > last:
-                continue
-            if view.end is not None and view.end < first:
-                continue
-            found.append(placed)
+    def gathered(
+        self,
+        always: list[Placed],
+        by_rights: dict[frozenset[str], list[Placed]],
+        others: Sequence[Placed] = (),
+    ) -> list[Placed]:
+        """`always`, then the grants of `by_rights` (grouped by their rights) and of
+        `others` that meet the reach, in the order they were added."""
+        rights, countries, first, last = self
+        found = list(always)
+        groups = [group for held, group in by_rights.items() if not held.isdisjoint(rights)]
+        if others:
+            groups.append([placed for placed in others if not placed[1].rights.isdisjoint(rights)])
+        for group in groups:
+            for placed in group:
+                view = placed[1]
+                if view.countries.isdisjoint(countries):
+                    continue
+                if view.start is not None and view.start > last:
+                    continue
+                if view.end is not None and view.end < first:
+                    continue
+                found.append(placed)
+        if len(found) > 1:
+            found.sort(key=_position)
+        return found
 
 
 def _position(item: tuple[int, GrantView]) -> int:

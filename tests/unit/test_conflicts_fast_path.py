@@ -22,7 +22,8 @@ from ledger.domain.conflicts import (
     plainly_clear,
 )
 from ledger.errors import BadInput
-from ledger.services.views import Nearby
+from ledger.services import views
+from ledger.services.views import SPLIT_FROM, Nearby
 from tests.unit.test_conflicts_property import COUNTRIES, grants, ledgers
 
 Ledger = tuple[GrantView, list[GrantView], list[OwnershipView]]
@@ -234,7 +235,9 @@ def test_the_shortcut_answers_the_same_from_the_few_neighbours_that_decide_it(
     nearby = Nearby()
     for position, view in enumerate(existing):
         nearby.add(position, view)
-    deciding = [view for _, view in nearby.deciding(proposed)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(views, "SPLIT_FROM", 0)  # however few grants the ledger has
+        deciding = [view for _, view in nearby.deciding(proposed)]
     around = [view for _, view in nearby.around(proposed)]
     assert {view.id for view in deciding} <= {view.id for view in around}
     assert plainly_clear(proposed, deciding, owners) == plainly_clear(proposed, around, owners)
@@ -244,13 +247,18 @@ def test_a_title_full_of_non_exclusive_licences_hands_a_non_exclusive_proposal_n
     None
 ):
     nearby = Nearby()
-    for n in range(50):
+    nearby.add(0, _view("G0", "owner", "a", "exclusive"))
+    nearby.add(1, _view("G1", "a", "b", "non-exclusive"))
+    platforms = range(2, SPLIT_FROM + 2)
+    for n in platforms:
         nearby.add(n, _view(f"G{n}", "owner", f"platform-{n}", "non-exclusive"))
-    nearby.add(50, _view("G50", "owner", "a", "exclusive"))
-    nearby.add(51, _view("G51", "a", "b", "non-exclusive"))
-    nearby.add(52, _view("G52", "owner", "d", "sole"))
+    nearby.add(SPLIT_FROM + 2, _view("G-sole", "owner", "d", "sole"))
     proposed = _view("line 1", "b", "c", "non-exclusive")
-    assert [view.id for _, view in nearby.deciding(proposed)] == ["G50", "G51", "G52"]
-    assert len(nearby.around(proposed)) == 53
+    assert [view.id for _, view in nearby.deciding(proposed)] == ["G0", "G1", "G-sole"]
+    # Kept up after its first use.
+    nearby.add(SPLIT_FROM + 3, _view("G-late", "owner", "e", "exclusive"))
+    deciding = [view.id for _, view in nearby.deciding(proposed)]
+    assert deciding == ["G0", "G1", "G-sole", "G-late"]
+    assert len(nearby.around(proposed)) == SPLIT_FROM + 4
     exclusive = replace(proposed, exclusivity="exclusive")
-    assert len(nearby.deciding(exclusive)) == 53
+    assert len(nearby.deciding(exclusive)) == SPLIT_FROM + 4
