@@ -101,6 +101,7 @@ REBUILD_CACHE_KIB = 16 * 1024
 DEFERRED_INDEXES = frozenset(
     {
         "ix_journal_subject",
+        "ix_journal_hash",
         "ix_rights_grant_agreement_ref",
         "ix_rights_grant_grantee_id",
         "ix_rights_grant_grantor_id",

@@ -20,6 +20,7 @@ from ledger.persistence.database import (
     upgrade,
 )
 from ledger.persistence.schema import Base
+from ledger.services.audit import verify
 from ledger.services.ledger import Ledger
 
 
@@ -146,3 +147,26 @@ def test_upgrading_an_existing_ledger_gives_its_territory_terms_what_holders_sho
         ).all()
     carried = ("real", "A-1", "owner", "licensee", "svod;pay-tv", "WW -CN", "sole", "2020-01-01")
     assert [tuple(term) for term in terms] == [("CN", *carried), ("WW", *carried)]
+
+
+def test_upgrading_a_ledger_to_an_indexed_journal_hash_keeps_every_entry_and_its_guards(
+    db_url: str,
+) -> None:
+    engine = make_engine(db_url)
+    ledger = Ledger(engine, actor="tester")
+    ledger.add_party("cj-enm", "CJ E&M")
+    ledger.add_party("alibaba-pictures", "Alibaba Pictures")
+    before = verify(engine)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0005")
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT seq, hash FROM journal ORDER BY seq")).all()
+    upgrade(engine)
+    after = verify(engine)
+    assert after.intact, after.problem
+    assert after.entries == before.entries == 2
+    assert after.head == before.head
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT seq, hash FROM journal ORDER BY seq")).all() == kept
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text("DELETE FROM journal"))
