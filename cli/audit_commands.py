@@ -179,7 +179,7 @@ def import_(
         # is a pass over the file that a script or cron job need not pay for.
         if sys.stderr.isatty():
             with click.progressbar(length=len(rows), label="importing", file=sys.stderr) as bar:
-                summary = run(progress=bar.update)
+                summary = run(progress=bar.update, sorting=partial(_sorting, file.name))
         else:
             summary = run(progress=None)
     except RowErrors as errors:
@@ -200,6 +200,11 @@ def import_(
         f"{verb} {summary.grants} grants; created {summary.parties} parties, "
         f"{summary.titles} titles, {summary.agreements} agreements"
     )
+
+
+def _sorting(name: str) -> None:
+    """Say why the bar stands still: the whole file is sorted before a row is checked."""
+    click.echo(f"\n{name} is not grouped by title: sorting its rows by title first", err=True)
 
 
 def _format_of(file: Path) -> str:

@@ -156,8 +156,16 @@ def _read_back(stored: tuple[object, ...]) -> GrantRow:
     return GrantRow._make((*values, json.loads(extras) if isinstance(extras, str) else {}))
 
 
-def file_in_check_order(titles: Iterable[str], rows: Iterator[GrantRow]) -> Iterator[GrantRow]:
+def file_in_check_order(
+    titles: Iterable[str],
+    rows: Iterator[GrantRow],
+    sorting: Callable[[], None] | None = None,
+) -> Iterator[GrantRow]:
     """A file's rows in check order: streamed when `titles` (its rows' titles, read in a
-    pass of their own) show the file grouped by title, else sorted on disk first."""
-    ordered = rows if grouped_by_title(titles) else sorted_on_disk(rows)
-    return licences_first(ordered)
+    pass of their own) show the file grouped by title, else sorted on disk first, after
+    a call of `sorting` (no row comes out of the sort before the last is in)."""
+    if grouped_by_title(titles):
+        return licences_first(rows)
+    if sorting is not None:
+        sorting()
+    return licences_first(sorted_on_disk(rows))

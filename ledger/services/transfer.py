@@ -139,10 +139,12 @@ class RowFile:
         """The well-formed rows; each malformed one is added to `errors` as (row, problem)."""
         return iter_csv(self.path, errors)
 
-    def in_check_order(self, errors: list[tuple[int, str]]) -> Iterator[GrantRow]:
+    def in_check_order(
+        self, errors: list[tuple[int, str]], sorting: Callable[[], None] | None = None
+    ) -> Iterator[GrantRow]:
         """`rows` in the order they are checked (`ledger.io.order`): as read when the file
-        is grouped by title, else sorted on disk first."""
-        return file_in_check_order(iter_titles(self.path), self.rows(errors))
+        is grouped by title, else sorted on disk first (`sorting` is called then)."""
+        return file_in_check_order(iter_titles(self.path), self.rows(errors), sorting)
 
 
 def read_rows(path: Path, fmt: str, licensee: str = "") -> RowFile | list[GrantRow]:
@@ -279,13 +281,16 @@ def import_rows(
     owner_from_grantor: bool = False,
     dry_run: bool = False,
     progress: Progress | None = None,
+    sorting: Callable[[], None] | None = None,
 ) -> ImportSummary:
     """Import rows all or nothing. Missing parties, titles and agreements are created;
     a created title is owned worldwide by `owner` (or, for EMA, by the row's licensor).
 
     Every row is checked against the ledger and the rows before it. Bad rows (values,
     missing owners, terminated agreements) are all reported, with their row numbers, in
-    one `RowErrors`; otherwise blocking conflicts in one `ImportRefused`."""
+    one `RowErrors`; otherwise blocking conflicts in one `ImportRefused`. `sorting` is
+    called when a CSV file not grouped by title is about to be sorted (a pass over the
+    whole file before the first row is checked)."""
     if isinstance(rows, Iterator):
         rows = list(rows)  # a retried transaction reads them again
     bulk = _is_bulk(ledger.engine, rows)
@@ -295,7 +300,7 @@ def import_rows(
             set_aside = _set_aside_indexes(work.conn) if bulk else []
             run = _Import(work, source, owner, owner_from_grantor, dry_run)
             try:
-                summary = run.feed(rows, progress)
+                summary = run.feed(rows, progress, sorting)
             finally:
                 run.stop()
             _rebuild(work.conn, set_aside)
@@ -530,10 +535,15 @@ class _Import:
         work.journal.defer = work.projector.defer = self.background.submit
         self.finished = False
 
-    def feed(self, rows: Iterable[GrantRow], progress: Progress | None) -> ImportSummary:
+    def feed(
+        self,
+        rows: Iterable[GrantRow],
+        progress: Progress | None,
+        sorting: Callable[[], None] | None = None,
+    ) -> ImportSummary:
         unreadable: list[tuple[int, str]] = []
         if isinstance(rows, RowFile):
-            stream = rows.in_check_order(unreadable)
+            stream = rows.in_check_order(unreadable, sorting)
         else:
             stream = in_check_order(rows)
         # The next chunks are read, parsed and looked up while this one is checked: their

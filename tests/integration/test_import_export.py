@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from ledger.io import order
 from ledger.persistence import database, projection
 from ledger.persistence.schema import Base
 from ledger.services import transfer
+from ledger.services.ledger import Ledger
 from ledger.services.transfer import DEFERRED_INDEXES
 from tests.conftest import SHARED, as_json, grant_add, seed_real
 
@@ -470,6 +472,29 @@ def test_a_file_not_grouped_by_title_imports_to_the_grants_of_the_grouped_file(
     assert sorted(map(str, from_mixed)) == sorted(map(str, grouped))
     # Numbered a title at a time, titles in the order the file first names them.
     assert [g["title"] for g in from_mixed] == [t for t in titles for _ in range(4)]
+
+
+def test_an_import_says_when_it_must_sort_the_file_before_checking_a_row(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        "NS-1,real,northstar,iqiyi,svod,CN,2018-01-01,2020-12-31,exclusive,signed",
+        "NS-2,oldboy,northstar,cj-enm,svod,KR,2018-01-01,2020-12-31,exclusive,signed",
+        "NS-3,real,northstar,youku,svod,KR,2018-01-01,2020-12-31,exclusive,signed",
+    ]
+    for name, lines, told in (("grouped", [rows[0], rows[2], rows[1]], 0), ("mixed", rows, 1)):
+        (tmp_path / name).mkdir()
+        path = _catalogue(tmp_path / name, lines)
+        ledger = Ledger(database.make_engine(f"sqlite:///{tmp_path / name / 'l.db'}"), "tester")
+        calls: list[None] = []
+        summary = transfer.import_rows(
+            ledger,
+            transfer.read_rows(path, "csv"),
+            path.name,
+            owner="northstar",
+            sorting=partial(calls.append, None),
+        )
+        assert (summary.grants, len(calls)) == (3, told)
 
 
 def _grants_after_import(directory: Path, lines: list[str]) -> list[dict[str, Any]]:
