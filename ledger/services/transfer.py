@@ -615,15 +615,16 @@ class _Import:
 
     def _unseen(self, parsed: list[Parsed]) -> dict[str, set[str]]:
         """The parties, titles and agreements the rows name that no earlier chunk named."""
-        wanted: dict[str, set[str]] = {"party": set(), "title": set(), "agreement": set()}
+        specs = [spec for _row, spec, _status in parsed]
+        parties = {spec.grantor for spec in specs}
+        parties.update([spec.grantee for spec in specs])
         if self.owner:
-            wanted["party"].add(self.owner)
-        for _row, spec, _status in parsed:
-            wanted["party"].update((spec.grantor, spec.grantee))
-            wanted["title"].add(spec.title)
-            wanted["agreement"].add(spec.agreement)
-        known = {"party": self.parties, "title": self.titles, "agreement": self.agreements}
-        return {kind: known[kind].unknown(names) for kind, names in wanted.items()}
+            parties.add(self.owner)
+        return {
+            "party": self.parties.unknown(parties),
+            "title": self.titles.unknown({spec.title for spec in specs}),
+            "agreement": self.agreements.unknown({spec.agreement for spec in specs}),
+        }
 
     def _learn(self, found: Found) -> None:
         parties, titles, agreements = found
