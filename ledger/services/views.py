@@ -21,6 +21,7 @@ from ledger.domain.conflicts import (
 )
 from ledger.domain.grants import EventDate, GrantSpec, resolve_last_day, resolve_start
 from ledger.domain.rights import RIGHTS, parse_rights
+from ledger.domain.scope import Box
 from ledger.domain.territories import parse_stored_territory
 from ledger.persistence.schema import (
     Agreement,
@@ -291,13 +292,7 @@ class _Reach(NamedTuple):
     @classmethod
     def of(cls, proposed: GrantView) -> _Reach:
         if proposed.holdbacks and not proposed.is_reservation:
-            boxes = (grant_box(proposed), *holdback_boxes(proposed))
-            return cls(
-                frozenset().union(*(box.rights for box in boxes)),
-                frozenset().union(*(box.countries for box in boxes)),
-                min(box.first for box in boxes),
-                max(box.last for box in boxes),
-            )
+            return cls.spanning([grant_box(proposed), *holdback_boxes(proposed)])
         # No holdback boxes (a reservation carries none): the reach is `grant_box`.
         return cls(
             proposed.rights,
@@ -308,13 +303,17 @@ class _Reach(NamedTuple):
 
     @classmethod
     def joint(cls, proposals: Sequence[GrantView]) -> _Reach:
-        """The reach of all of `proposals` at once (a box around each one's)."""
-        reaches = [cls.of(proposed) for proposed in proposals]
+        """The reach of all of `proposals` at once."""
+        return cls.spanning([cls.of(proposed) for proposed in proposals])
+
+    @classmethod
+    def spanning(cls, parts: Sequence[_Reach | Box]) -> _Reach:
+        """The least reach that holds every one of `parts` (boxes or reaches)."""
         return cls(
-            frozenset().union(*(reach.rights for reach in reaches)),
-            frozenset().union(*(reach.countries for reach in reaches)),
-            min(reach.first for reach in reaches),
-            max(reach.last for reach in reaches),
+            frozenset().union(*(part.rights for part in parts)),
+            frozenset().union(*(part.countries for part in parts)),
+            min(part.first for part in parts),
+            max(part.last for part in parts),
         )
 
     def meets_row(self, row: Any) -> bool:
