@@ -234,9 +234,10 @@ def who_holds(
             GT.c.title_id,
             GT.c.grantor_id,
             GT.c.grantee_id,
-            GT.c.rights,
-            GT.c.territory,
-            GT.c.exclusivity,
+            # What the holdings of a kind share, as one text: the rights, territory and
+            # exclusivity. The driver makes one string of it a row, and a kind met
+            # before is known at once.
+            _packed(GT.c.rights, GT.c.territory, GT.c.exclusivity),
             # Read as stored: a day is made once per distinct value, not once per row.
             type_coerce(GT.c.from_day, String),
             type_coerce(GT.c.to_day, String),
@@ -259,7 +260,7 @@ def who_holds(
     # title's owner made has its chain at once, the chains of the few sublicences are
     # built when the last row of their title is in, and the collector stays out of the
     # way while the answer is built (new, acyclic tuples).
-    facts: dict[tuple[str, str], _Facts | None] = {}
+    facts = _FactsOf(asked, rights)
     days = _Days()
     holdings: list[Holding] = []
     title_facts: list[_Facts] = []  # of the current title's holdings, in order
@@ -273,9 +274,7 @@ def who_holds(
             title_id,
             grantor,
             holder,
-            rights_text,
-            territory_text,
-            exclusivity,
+            kind,
             from_day,
             to_day,
             start,
@@ -291,11 +290,7 @@ def who_holds(
                 title_facts.clear()
                 title_owners = owners.get(title_id, _NO_OWNERS)
                 current = title_id
-            key = (territory_text, rights_text)
-            if key in facts:
-                fact = facts[key]
-            else:
-                fact = facts[key] = _facts(territory_text, rights_text, asked, rights)
+            fact = facts[kind]
             if fact is None or not fact.shown:
                 continue
             owned = title_owners.get(grantor)
@@ -313,7 +308,7 @@ def who_holds(
                     fact.shown_text,
                     holder,
                     grantor,
-                    exclusivity,
+                    fact.exclusivity,
                     grant_label(grant_id),
                     agreement,
                     statuses.get(agreement, "signed"),
@@ -362,6 +357,19 @@ def _chain_sublicences(
         holdings[position] = held._replace(chain=tuple(chain))
 
 
+_SEPARATOR = "\x1f"
+"""Between the values of a `_packed` text (the unit separator: in no rights, territory
+or exclusivity)."""
+
+
+def _packed(*columns: ColumnElement[str]) -> ColumnElement[str]:
+    """`columns` as one text, `_SEPARATOR` between them."""
+    packed = columns[0]
+    for column in columns[1:]:
+        packed = packed.concat(_SEPARATOR).concat(column)
+    return packed
+
+
 class _Days(dict[Any, date | None]):
     """A stored `from_day`/`to_day` (text on SQLite, a date elsewhere) as the day it
     names, None for the open ends `FIRST_DAY` and `LAST_DAY`; each value made once."""
@@ -397,6 +405,20 @@ def _owners(conn: Connection, title: str | None) -> dict[str, dict[str, frozense
     return owners
 
 
+class _FactsOf(dict[str, "_Facts | None"]):
+    """A packed (rights, territory, exclusivity) as what it means for one holders
+    question (None: it covers none of the asked countries); each kind worked out once."""
+
+    def __init__(self, asked: frozenset[str], rights: frozenset[str] | None) -> None:
+        super().__init__()
+        self.asked, self.rights = asked, rights
+
+    def __missing__(self, kind: str) -> _Facts | None:
+        rights_text, territory, exclusivity = kind.split(_SEPARATOR)
+        self[kind] = fact = _facts(territory, rights_text, exclusivity, self.asked, self.rights)
+        return fact
+
+
 class _Facts(NamedTuple):
     """What a grant's territory and rights mean for one holders question."""
 
@@ -407,10 +429,15 @@ class _Facts(NamedTuple):
     shown_text: tuple[str, ...]
     territory: str  # compact
     countries: tuple[str, ...]  # the overlap, sorted
+    exclusivity: str
 
 
 def _facts(
-    territory: str, rights_text: str, asked: frozenset[str], rights: frozenset[str] | None
+    territory: str,
+    rights_text: str,
+    exclusivity: str,
+    asked: frozenset[str],
+    rights: frozenset[str] | None,
 ) -> _Facts | None:
     overlap = countries_of(territory) & asked
     if not overlap:
@@ -425,6 +452,7 @@ def _facts(
         _compact_rights(shown),
         _compact_territory(territory),
         tuple(sorted(overlap)),
+        exclusivity,
     )
 
 
