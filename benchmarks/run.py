@@ -180,6 +180,15 @@ def import_into(database: Path, catalogue: Path) -> Run:
     return imported
 
 
+def probed(url: str, titles: int, samples: int) -> tuple[dict[str, Any], Run]:
+    """The in-process measurements of the ledger at `url`, from a process of their own
+    (`in_process`), and that process's run."""
+    probe = run([PYTHON, __file__, "--in-process", url, str(titles), "--samples", str(samples)])
+    if probe.code:
+        raise SystemExit(probe.stderr)
+    return json.loads(probe.stdout), probe
+
+
 def remove_ledger(database: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
@@ -194,10 +203,7 @@ def measure(size: int, workdir: Path, samples: int, repeats: int) -> dict[str, A
     url = f"sqlite:///{database}"
     base = [CLI, "--db", url]
 
-    probe = run([PYTHON, __file__, "--in-process", url, str(titles), "--samples", str(samples)])
-    if probe.code:
-        raise SystemExit(probe.stderr)
-    inner = json.loads(probe.stdout)
+    inner, probe = probed(url, titles, samples)
 
     floor, _ = best_of([PYTHON, "-c", "import sqlalchemy.orm"], repeats)
     title = f"title-{titles // 2:06d}"
@@ -244,14 +250,8 @@ def measure(size: int, workdir: Path, samples: int, repeats: int) -> dict[str, A
         heavy_database,
         generated(workdir / f"catalogue-{size}-heavy.csv", size, "--titles", str(heavy_titles)),
     )
-    heavy_url = f"sqlite:///{heavy_database}"
-    heavy_probe = run(
-        [PYTHON, __file__, "--in-process", heavy_url, str(heavy_titles), "--samples", str(samples)]
-    )
+    heavy_inner, _ = probed(f"sqlite:///{heavy_database}", heavy_titles, samples)
     remove_ledger(heavy_database)
-    if heavy_probe.code:
-        raise SystemExit(heavy_probe.stderr)
-    heavy_inner = json.loads(heavy_probe.stdout)
     return {
         "heavy_rate": size / heavy.wall,
         "heavy_rss": heavy.rss_mib,
