@@ -102,13 +102,6 @@ class Holding(NamedTuple):
 
     @property
     def note(self) -> str:
-        if (  # most holdings: nothing to note, said at once
-            self.status == "signed"
-            and self.exclusivity != "sole"
-            and self.start_tbd is None
-            and self.holder != self.grantor
-        ):
-            return ""
         notes = []
         if self.pending:
             notes.append(f"pending ({self.status})")

@@ -318,7 +318,8 @@ class _Reach(NamedTuple):
 
     def meets_row(self, row: Any) -> bool:
         """Whether the grant a `_GRANTS_OF_TITLE` row makes (`view_of_row`) would pass
-        `gather`, its rights included, judged on the row."""
+        `gathered`, its rights included, judged on the row (the same tests, kept inline
+        there: it runs for every neighbour of every line)."""
         if rights_of(str(row.rights)).isdisjoint(self.rights):
             return False
         if countries_of(str(row.territory)).isdisjoint(self.countries):
