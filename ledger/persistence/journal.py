@@ -220,31 +220,51 @@ def insert_rows(
 ) -> None:
     """Insert `rows` (tuples in `columns` order) into `table`, in order.
 
-    On SQLite straight through the driver, many rows to a statement, skipping
-    SQLAlchemy's per-row parameter building; the values must then already be what
-    SQLAlchemy would bind (text for dates, 0/1 for booleans). One statement is one call
-    into SQLite, during which the driver lets other Python threads run (see the import's
-    background writer). Elsewhere through SQLAlchemy, as dictionaries.
+    On SQLite straight through the driver, many rows to a statement (`sqlite_batches`);
+    the values must then already be what SQLAlchemy would bind (text for dates, 0/1 for
+    booleans). Elsewhere through SQLAlchemy, as dictionaries.
     """
     if not rows:
         return
     if conn.dialect.name != "sqlite":
         conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
         return
+    sqlite_batches(conn, rows, len(columns), partial(_insert_sql, table.name, tuple(columns)))
+
+
+def sqlite_batches(
+    conn: Connection,
+    rows: Sequence[Sequence[Any]],
+    width: int,
+    statement: Callable[[int], str],
+    before: Sequence[Any] = (),
+) -> None:
+    """Run `statement(count)`, an SQLite statement that takes the values `before` then
+    those of `count` rows of `width` values each, over `rows` in order, as many rows at a
+    time as one statement may take (at most `_ROWS_PER_STATEMENT`).
+
+    Straight through the driver, skipping SQLAlchemy's per-row parameter building. One
+    statement is one call into SQLite, during which the driver lets other Python threads
+    run (see the import's background writer); it binds the values beforehand, holding
+    the GIL, so the fewer values sent the better.
+    """
+    if not rows:
+        return
     if not conn.in_transaction():
         conn.begin()  # as SQLAlchemy's autobegin would, before its first statement
     driver = conn.connection.driver_connection
-    per_statement = max(1, min(_ROWS_PER_STATEMENT, _variable_limit(driver) // len(columns)))
+    room = _variable_limit(driver) - len(before)
+    per_statement = max(1, min(_ROWS_PER_STATEMENT, room // width))
     cursor = driver.cursor()  # type: ignore[union-attr]
-    statement = ""
+    sql = ""
     try:
         for start in range(0, len(rows), per_statement):
             batch = rows[start : start + per_statement]
-            statement = _insert_sql(table.name, tuple(columns), len(batch))
-            cursor.execute(statement, list(chain.from_iterable(batch)))
+            sql = statement(len(batch))
+            cursor.execute(sql, [*before, *chain.from_iterable(batch)])
     except sqlite3.Error as error:
         # As SQLAlchemy would have raised it (IntegrityError, OperationalError, ...).
-        raise DBAPIError.instance(statement, None, error, sqlite3.Error) from None
+        raise DBAPIError.instance(sql, None, error, sqlite3.Error) from None
     finally:
         cursor.close()
 

@@ -10,12 +10,25 @@ large import is not one round trip per row.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from functools import lru_cache, partial
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Integer,
+    String,
+    Table,
+    column,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+    values,
+)
 
 from ledger.domain.grants import (
     EndBound,
@@ -29,7 +42,7 @@ from ledger.domain.grants import (
 )
 from ledger.domain.rights import RIGHTS
 from ledger.domain.territories import parse_stored_territory, parse_territory
-from ledger.persistence.journal import Entry, insert_rows
+from ledger.persistence.journal import Entry, insert_rows, sqlite_batches
 from ledger.persistence.schema import (
     FIRST_DAY,
     HOLDING_COLUMNS,
@@ -134,34 +147,35 @@ class Projector:
                 seq,
             )
         )
-        self._terms.extend(self._territory_rows(grant_id, spec, start, first, last))
+        self._terms.extend(_term_rows(grant_id, spec))
         if spec.holdbacks:
             self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
         if len(self._grants) >= BATCH:
             self.flush()
 
     def flush(self) -> None:
-        writes: list[tuple[Table, tuple[str, ...], list[tuple[Any, ...]]]] = []
+        conn = self.conn
+        writes: list[Callable[[], None]] = []
         for table, added in self._added.items():
             if added:
-                writes.append((table, _COLUMNS[table], added))
+                writes.append(partial(insert_rows, conn, table, _COLUMNS[table], added))
                 self._added[table] = []
         if self._grants:
-            writes.append((G, GRANT_COLUMNS, self._grants))
+            writes.append(partial(insert_rows, conn, G, GRANT_COLUMNS, self._grants))
             self._grants = []
-        if self._terms:
-            writes.append((GT, TERM_COLUMNS, self._terms))
+        if self._terms:  # after their grants: they are completed from the grants' rows
+            writes.append(partial(insert_terms, conn, self._terms))
             self._terms = []
         if self._holdbacks:
             rows = [
                 tuple(self._day_value(v) if c == "last_day" else v for c, v in h.items())
                 for h in self._holdbacks
             ]
-            writes.append((H, tuple(self._holdbacks[0]), rows))
+            writes.append(partial(insert_rows, conn, H, tuple(self._holdbacks[0]), rows))
             self._holdbacks = []
         if not writes:
             return
-        write = partial(_write_all, self.conn, writes)
+        write = partial(_write_all, writes)
         if self.defer is None:
             write()
         else:
@@ -330,41 +344,11 @@ class Projector:
                 entry.seq,
             )
         )
-        self._terms.extend(self._territory_rows(grant_id, spec, data["start"], first, last))
+        self._terms.extend(_term_rows(grant_id, spec))
         if spec.holdbacks:
             self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
         if len(self._grants) >= BATCH:
             self.flush()
-
-    def _territory_rows(
-        self,
-        grant_id: int,
-        spec: GrantSpec,
-        start: str | None,
-        first: date | None,
-        last: date | None,
-    ) -> list[tuple[Any, ...]]:
-        """The grant_territory rows of a grant, in `TERM_COLUMNS` order: its terms from the
-        stored text (so that a replay of the journal gives the very same rows), each with
-        the grant's days in force as their widest span and what a holding shows of it
-        (`start` as written)."""
-        from_day = self._day_value(first or FIRST_DAY)
-        to_day = self._day_value(last or LAST_DAY)
-        territory = spec.territory.text
-        shown = (
-            spec.title,
-            spec.agreement,
-            spec.grantor,
-            spec.grantee,
-            _rights_text(spec.rights),
-            territory,
-            spec.exclusivity,
-            start,
-        )
-        return [
-            (grant_id, code, excluded, from_day, to_day, *shown)
-            for code, excluded in _terms_of(territory)
-        ]
 
     def _grant_row(
         self,
@@ -407,8 +391,7 @@ class Projector:
         self.conn.execute(update(G).where(G.c.id == grant_id).values(**columns))
         self.conn.execute(delete(GT).where(GT.c.grant_id == grant_id))
         # Their days are set, with the grant's, by `_refresh_days` below.
-        terms = self._territory_rows(grant_id, spec, columns["start"], None, None)
-        insert_rows(self.conn, GT, TERM_COLUMNS, terms)
+        insert_terms(self.conn, _term_rows(grant_id, spec))
         self.conn.execute(delete(H).where(H.c.grant_id == grant_id))
         self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
         self._refresh_days(grant_id)
@@ -510,11 +493,66 @@ def _iso(day: date) -> str:
     return day.isoformat()
 
 
-def _write_all(
-    conn: Connection, writes: list[tuple[Table, tuple[str, ...], list[tuple[Any, ...]]]]
-) -> None:
-    for table, columns, rows in writes:
-        insert_rows(conn, table, columns, rows)
+def _write_all(writes: list[Callable[[], None]]) -> None:
+    for write in writes:
+        write()
+
+
+def _term_rows(grant_id: int, spec: GrantSpec) -> list[tuple[int, str, bool]]:
+    """The terms of a grant's territory, as `insert_terms` takes them: from the stored
+    text, so that a replay of the journal gives the very same rows."""
+    return [(grant_id, code, excluded) for code, excluded in _terms_of(spec.territory.text)]
+
+
+def insert_terms(conn: Connection, terms: Sequence[tuple[int, str, bool]]) -> None:
+    """The grant_territory rows of `terms` (grant id, code, excluded), completed in SQL
+    from their grants' rows, written before: each term carries its grant's days in force
+    as their widest span (`FIRST_DAY` while the start is not known, `LAST_DAY` while there
+    is no end) and what a holding shows (`HOLDING_COLUMNS`, the grant's columns of those
+    names).
+
+    Only the terms are sent: sending the grants' columns again with each term would
+    double what an import's writer binds, holding the GIL (see `sqlite_batches`)."""
+    if not terms:
+        return
+    if conn.dialect.name == "sqlite":
+        days = (_iso(FIRST_DAY), _iso(LAST_DAY))
+        sqlite_batches(conn, terms, 3, _terms_sql, days)
+        return
+    for start in range(0, len(terms), _TERMS_PER_STATEMENT):
+        listed = _TERMS.data(list(terms[start : start + _TERMS_PER_STATEMENT]))
+        completed = select(
+            listed.c.grant_id,
+            listed.c.code,
+            listed.c.excluded,
+            func.coalesce(G.c.first_day, FIRST_DAY),
+            func.coalesce(G.c.last_day, LAST_DAY),
+            *(G.c[name] for name in HOLDING_COLUMNS),
+        ).join_from(listed, G, G.c.id == listed.c.grant_id)
+        conn.execute(insert(GT).from_select(TERM_COLUMNS, completed))
+
+
+_TERMS = values(
+    column("grant_id", Integer), column("code", String), column("excluded", Boolean), name="term"
+)
+_TERMS_PER_STATEMENT = 5000
+"""Terms a statement sends elsewhere than on SQLite (three values each: PostgreSQL takes
+65,535 at most)."""
+
+
+@lru_cache(maxsize=8)
+def _terms_sql(count: int) -> str:
+    """`insert_terms` on SQLite for `count` terms: the days' open ends, then the terms."""
+    names = ", ".join(f'"{name}"' for name in TERM_COLUMNS)
+    shown = ", ".join(f'g."{name}"' for name in HOLDING_COLUMNS)
+    listed = ", ".join(["(?, ?, ?)"] * count)
+    # CROSS JOIN: the terms in the order given, each grant found by its id.
+    return (
+        f"INSERT INTO grant_territory ({names}) "
+        "SELECT t.column1, t.column2, t.column3, "
+        f"coalesce(g.first_day, ?), coalesce(g.last_day, ?), {shown} "
+        f"FROM (VALUES {listed}) AS t CROSS JOIN rights_grant AS g ON g.id = t.column1"
+    )
 
 
 def holdback_rights(holdback: HoldbackSpec) -> list[str]:
