@@ -91,7 +91,7 @@ class Projector:
         """Set by a bulk import: `flush` hands its inserts to this (which runs them later,
         in order, on the same connection) instead of running them."""
         self._grants: list[tuple[Any, ...]] = []
-        self._terms: list[tuple[int, str, bool]] = []
+        self._terms: list[tuple[int, str, int]] = []
         self._holdbacks: list[dict[str, Any]] = []
         self._added: dict[Table, list[tuple[Any, ...]]] = {P: [], T: [], O: [], A: [], AP: []}
         self._events: dict[str, list[EventDate]] = {}
@@ -498,14 +498,14 @@ def _write_all(writes: list[Callable[[], None]]) -> None:
         write()
 
 
-def _term_rows(grant_id: int, spec: GrantSpec) -> list[tuple[int, str, bool]]:
+def _term_rows(grant_id: int, spec: GrantSpec) -> list[tuple[int, str, int]]:
     """The terms of a grant's territory, as `insert_terms` takes them: from the stored
     text, so that a replay of the journal gives the very same rows."""
     return [(grant_id, code, excluded) for code, excluded in _terms_of(spec.territory.text)]
 
 
-def insert_terms(conn: Connection, terms: Sequence[tuple[int, str, bool]]) -> None:
-    """The grant_territory rows of `terms` (grant id, code, excluded), completed in SQL
+def insert_terms(conn: Connection, terms: Sequence[tuple[int, str, int]]) -> None:
+    """The grant_territory rows of `terms` (grant id, code, excluded 0 or 1), completed in SQL
     from their grants' rows, written before: each term carries its grant's days in force
     as their widest span (`FIRST_DAY` while the start is not known, `LAST_DAY` while there
     is no end) and what a holding shows (`HOLDING_COLUMNS`, the grant's columns of those
@@ -520,7 +520,8 @@ def insert_terms(conn: Connection, terms: Sequence[tuple[int, str, bool]]) -> No
         sqlite_batches(conn, terms, 3, _terms_sql, days)
         return
     for start in range(0, len(terms), _TERMS_PER_STATEMENT):
-        listed = _TERMS.data(list(terms[start : start + _TERMS_PER_STATEMENT]))
+        chunk = terms[start : start + _TERMS_PER_STATEMENT]
+        listed = _TERMS.data([(grant, code, bool(excluded)) for grant, code, excluded in chunk])
         completed = select(
             listed.c.grant_id,
             listed.c.code,
@@ -585,10 +586,12 @@ def _rights_text(rights: frozenset[str]) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _terms_of(text: str) -> tuple[tuple[str, bool], ...]:
-    """The (code, excluded) terms of a stored territory expression."""
+def _terms_of(text: str) -> tuple[tuple[str, int], ...]:
+    """The (code, excluded) terms of a stored territory expression, excluded as 0 or 1:
+    what SQLite stores, and what its driver binds at once (a bool, not exactly an int,
+    has it look for an adapter first, in vain)."""
     expr = parse_stored_territory(text)
-    return (*((code, False) for code in expr.includes), *((code, True) for code in expr.excludes))
+    return (*((code, 0) for code in expr.includes), *((code, 1) for code in expr.excludes))
 
 
 @lru_cache(maxsize=32768)

@@ -649,6 +649,15 @@ def test_every_entry_carries_a_time_an_actor_and_the_full_payload(built: Journal
     assert stamps == sorted(stamps)
 
 
+def test_entries_whose_payloads_hold_quotes_backslashes_and_control_characters_verify(
+    run: Run, built: Journal
+) -> None:
+    run("party", "add", "odd-name", "--name", 'Studio "Ø\\Δ"\t\x01 미스\u2028')
+    assert "intact" in verify(run, expect=0)
+    [added] = journal(run, "odd-name")
+    assert added["payload"]["name"] == 'Studio "Ø\\Δ"\t\x01 미스\u2028'
+
+
 def test_a_grant_recorded_despite_a_conflict_keeps_its_reason(run: Run, built: Journal) -> None:
     [added] = journal(run, "G3")
     assert added["reason"] == "board approved the overlap"
