@@ -21,6 +21,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -56,6 +57,12 @@ HOLDERS_LOOKUP = ("code", "excluded", "to_day", "from_day", "grant_id", *HOLDING
 a holding shows."""
 
 
+def _index_of_present(column: str, table: str) -> Index:
+    """The index `ix_{table}_{column}` of the rows that have a value in `column`."""
+    condition = text(f"{column} IS NOT NULL")
+    return Index(f"ix_{table}_{column}", column, sqlite_where=condition, postgresql_where=condition)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -66,7 +73,7 @@ class JournalEntry(Base):
     __tablename__ = "journal"
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    recorded_at: Mapped[str] = mapped_column(String(32), index=True)
+    recorded_at: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(200), index=True)
@@ -159,13 +166,19 @@ class RightsGrant(Base):
     start: Mapped[str] = mapped_column(String(60))
     end: Mapped[str | None] = mapped_column(String(60))
     exclusivity: Mapped[str] = mapped_column(String(16))
-    notice_on: Mapped[date | None] = mapped_column(Date, index=True)
+    notice_on: Mapped[date | None] = mapped_column(Date)
     terminated_on: Mapped[date | None] = mapped_column(Date)
     first_day: Mapped[date | None] = mapped_column(Date)
-    last_day: Mapped[date | None] = mapped_column(Date, index=True)
+    last_day: Mapped[date | None] = mapped_column(Date)
     conflict_reason: Mapped[str | None] = mapped_column(Text)
     external_refs: Mapped[str | None] = mapped_column(Text)
     recorded_seq: Mapped[int] = mapped_column(Integer)
+
+    # Looked up within a range of days (expiries), which no grant without one is in.
+    __table_args__ = (
+        _index_of_present("notice_on", "rights_grant"),
+        _index_of_present("last_day", "rights_grant"),
+    )
 
 
 class GrantTerritory(Base):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from click.testing import Result
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
@@ -22,6 +25,8 @@ from ledger.persistence.database import (
 from ledger.persistence.schema import Base
 from ledger.services.audit import verify
 from ledger.services.ledger import Ledger
+from ledger.services.queries import expiring
+from tests.conftest import grant_add, seed_real
 
 
 def test_the_migrated_database_matches_the_models(db_url: str) -> None:
@@ -170,3 +175,27 @@ def test_upgrading_a_ledger_to_an_indexed_journal_hash_keeps_every_entry_and_its
         assert conn.execute(text("SELECT seq, hash FROM journal ORDER BY seq")).all() == kept
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
         conn.execute(text("DELETE FROM journal"))
+
+
+def test_the_day_indexes_made_partial_still_answer_every_expiry_and_notice(
+    db_url: str, run: Callable[..., Result]
+) -> None:
+    seed_real(run)
+    run(*grant_add("ALI-REAL-2016", "real-producer", "iqiyi", "svod", "KR", "2020-01-01",
+                   "2027-02-28", "non-exclusive", "--notice", "2027-01-15"))  # fmt: skip
+    run(*grant_add("ALI-REAL-2016", "real-producer", "iqiyi", "avod", "JP", "2020-01-01",
+                   None, "non-exclusive"))  # fmt: skip
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        before = expiring(conn, date(2026, 12, 1), 90)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0006")
+    upgrade(engine)
+    with engine.connect() as conn:
+        after = expiring(conn, date(2026, 12, 1), 90)
+    assert after == before
+    assert {(e.kind, e.end) for e in after} == {
+        ("grant", date(2026, 12, 31)),  # the seed's sole distribution licence in CN
+        ("notice", date(2027, 1, 15)),
+        ("grant", date(2027, 2, 28)),
+    }
