@@ -20,7 +20,7 @@ needs no more memory than a grouped one.
 
 from __future__ import annotations
 
-import json
+import marshal
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -131,29 +131,29 @@ def _sorted(db: sqlite3.Connection, rows: Iterable[GrantRow]) -> Iterator[GrantR
     db.execute("PRAGMA synchronous=OFF")
     db.execute(f"PRAGMA cache_size=-{SORT_CACHE_KIB}")
     db.execute("PRAGMA temp_store=FILE")
-    db.execute(f"CREATE TABLE line (title INTEGER, {', '.join(_COLUMNS)})")
+    db.execute("CREATE TABLE line (title INTEGER, body BLOB)")
     number = _title_numbers()
-    insert = f"INSERT INTO line VALUES (?, {', '.join('?' for _ in _COLUMNS)})"
     stream = iter(rows)
     while batch := list(islice(stream, SORT_BATCH)):
-        db.executemany(insert, [_stored(row, number) for row in batch])
+        db.executemany("INSERT INTO line VALUES (?, ?)", [_stored(row, number) for row in batch])
     del number
-    query = f"SELECT {', '.join(_COLUMNS)} FROM line ORDER BY title, rowid"
-    for stored in db.execute(query):
-        yield _read_back(stored)
+    for (body,) in db.execute("SELECT body FROM line ORDER BY title, rowid"):
+        yield _read_back(body)
 
 
-_COLUMNS = tuple(f"c{position}" for position in range(len(GrantRow._fields)))
+def _stored(row: GrantRow, number: Callable[[GrantRow], int]) -> tuple[int, bytes]:
+    """A row as (its title's number, its values as one `marshal` blob).
+
+    One blob rather than a column per value: the driver binds two values a row instead
+    of seventeen, and makes one object a row when reading back (a million rows: the sort
+    took 10-11 s instead of 12-14 s beyond reading the file). `marshal` rather than JSON or
+    pickle: the fastest way to write a tuple of strings and read it back, and what it
+    reads is only what this process wrote, in a directory of its own, moments before."""
+    return number(row), marshal.dumps((*row[:-1], dict(row.extras)))
 
 
-def _stored(row: GrantRow, number: Callable[[GrantRow], int]) -> tuple[object, ...]:
-    extras = json.dumps(dict(row.extras)) if row.extras else None
-    return (number(row), *row[:-1], extras)
-
-
-def _read_back(stored: tuple[object, ...]) -> GrantRow:
-    *values, extras = stored
-    return GrantRow._make((*values, json.loads(extras) if isinstance(extras, str) else {}))
+def _read_back(body: bytes) -> GrantRow:
+    return GrantRow._make(marshal.loads(body))
 
 
 def file_in_check_order(

@@ -530,7 +530,7 @@ def test_a_generated_catalogue_in_random_order_imports_to_the_grants_of_the_orde
 def test_an_import_whose_sort_fails_says_so_in_one_line_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(order, "_stored", lambda _row, _number: ("too", "few"))
+    monkeypatch.setattr(order, "_stored", lambda _row, _number: ("one", "too", "many"))
     run = _fresh(tmp_path, "ledger.db")
     mixed = [CATALOGUE[0], CATALOGUE[2], CATALOGUE[0].replace("real", "oldboy"), CATALOGUE[1]]
     failed = run("import", str(_catalogue(tmp_path, mixed)), "--owner", "northstar", expect=1)

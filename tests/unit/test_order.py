@@ -92,7 +92,7 @@ def test_a_sort_that_fails_says_where_and_leaves_nothing_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # As when TMPDIR fills up: SQLite refuses a write part way through.
-    monkeypatch.setattr(order, "_stored", lambda _row, _number: ("too", "few"))
+    monkeypatch.setattr(order, "_stored", lambda _row, _number: ("one", "too", "many"))
     with pytest.raises(LedgerError, match=r"could not sort the file.s rows by title in .*TMPDIR"):
         list(sorted_on_disk(iter([row(2, "b"), row(3, "a")]), tmp_path))
     assert list(tmp_path.iterdir()) == []
