@@ -80,7 +80,7 @@ class JournalEntry(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), index=True)
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class Party(Base):

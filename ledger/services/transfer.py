@@ -101,7 +101,6 @@ REBUILD_CACHE_KIB = 16 * 1024
 DEFERRED_INDEXES = frozenset(
     {
         "ix_journal_subject",
-        "ix_journal_hash",
         "ix_rights_grant_agreement_ref",
         "ix_rights_grant_grantee_id",
         "ix_rights_grant_grantor_id",
@@ -760,7 +759,7 @@ class _Import:
         )
         # The days are those the proposal was checked with: the same release events.
         self.work.projector.add_grant(entry.seq, grant_id, spec, proposed.start, proposed.end)
-        self.work.last_hash = entry.hash
+        self.work.last_entry = entry.seq, entry.hash
         self.written += 1
 
 

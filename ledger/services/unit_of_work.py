@@ -73,7 +73,8 @@ class Work:
     conn: Connection
     journal: JournalWriter
     projector: Projector
-    last_hash: str | None = None
+    last_entry: tuple[int, str] | None = None
+    """The (seq, hash) of the last journal entry the step appended."""
     locked: set[int] = field(default_factory=set)
 
     def lock_titles(self, titles: Iterable[str]) -> None:
@@ -92,7 +93,7 @@ class Work:
     ) -> int:
         entry = self.journal.append(kind, subject, payload, reason)
         self.projector.apply(entry)
-        self.last_hash = entry.hash
+        self.last_entry = entry.seq, entry.hash
         return entry.seq
 
 
@@ -137,11 +138,16 @@ def _is_transient(exc: DBAPIError) -> bool:
     return _is_disconnect(exc) or state in TRANSIENT_STATES or state == UNIQUE_VIOLATION
 
 
-def _landed(engine: Engine, entry_hash: str) -> bool | None:
-    """Whether the journal holds the entry with `entry_hash` (None: cannot tell)."""
+def _landed(engine: Engine, entry: tuple[int, str]) -> bool | None:
+    """Whether the journal holds `entry` (seq, hash) (None: cannot tell).
+
+    Its place in the journal is looked up by its sequence number, the journal's key: the
+    write landed if the entry there has its hash (another writer's entry in that place, or
+    none, says it did not)."""
+    seq, entry_hash = entry
     try:
         with engine.connect() as conn:
-            return conn.execute(select(J.c.seq).where(J.c.hash == entry_hash)).first() is not None
+            return conn.execute(select(J.c.hash).where(J.c.seq == seq)).scalar() == entry_hash
     except DBAPIError:
         return None
 
@@ -196,8 +202,8 @@ def run_write(
                 raise refusal from None
             if not _is_transient(exc):
                 raise
-            if committing and _is_disconnect(exc) and work is not None and work.last_hash:
-                landed = _landed(engine, work.last_hash)
+            if committing and _is_disconnect(exc) and work is not None and work.last_entry:
+                landed = _landed(engine, work.last_entry)
                 if landed:
                     return result
                 if landed is None:
