@@ -118,6 +118,8 @@ class JournalWriter:
         self._opened = False
         self._rows: list[Entry] = []
         self._hash_checked = False
+        self.last: Entry | None = None
+        """The last entry this writer appended (None before its first)."""
         self.defer: Callable[[Callable[[], None]], None] | None = None
         """Set by a bulk import: `flush` hands its insert to this (which runs it later, in
         order, on the same connection) instead of running it."""
@@ -160,6 +162,7 @@ class JournalWriter:
         digest = self._hash(seq, kind, subject, reason, body)
         entry = Entry(seq, recorded_at, actor, kind, subject, reason, body, prev_hash, digest)
         self.prev_hash = digest
+        self.last = entry
         self._rows.append(entry)
         if len(self._rows) >= BATCH:
             self.flush()

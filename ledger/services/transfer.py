@@ -759,7 +759,6 @@ class _Import:
         )
         # The days are those the proposal was checked with: the same release events.
         self.work.projector.add_grant(entry.seq, grant_id, spec, proposed.start, proposed.end)
-        self.work.last_entry = entry.seq, entry.hash
         self.written += 1
 
 

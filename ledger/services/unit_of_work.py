@@ -73,8 +73,6 @@ class Work:
     conn: Connection
     journal: JournalWriter
     projector: Projector
-    last_entry: tuple[int, str] | None = None
-    """The (seq, hash) of the last journal entry the step appended."""
     locked: set[int] = field(default_factory=set)
 
     def lock_titles(self, titles: Iterable[str]) -> None:
@@ -93,7 +91,6 @@ class Work:
     ) -> int:
         entry = self.journal.append(kind, subject, payload, reason)
         self.projector.apply(entry)
-        self.last_entry = entry.seq, entry.hash
         return entry.seq
 
 
@@ -138,13 +135,12 @@ def _is_transient(exc: DBAPIError) -> bool:
     return _is_disconnect(exc) or state in TRANSIENT_STATES or state == UNIQUE_VIOLATION
 
 
-def _landed(engine: Engine, entry: tuple[int, str]) -> bool | None:
-    """Whether the journal holds `entry` (seq, hash) (None: cannot tell).
+def _landed(engine: Engine, seq: int, entry_hash: str) -> bool | None:
+    """Whether the journal holds the entry `seq` with `entry_hash` (None: cannot tell).
 
-    Its place in the journal is looked up by its sequence number, the journal's key: the
-    write landed if the entry there has its hash (another writer's entry in that place, or
-    none, says it did not)."""
-    seq, entry_hash = entry
+    The entry is looked up by its sequence number, the journal's key: the write landed if
+    the entry there has its hash (another writer's entry in that place, or none, says it
+    did not)."""
     try:
         with engine.connect() as conn:
             return conn.execute(select(J.c.hash).where(J.c.seq == seq)).scalar() == entry_hash
@@ -202,8 +198,9 @@ def run_write(
                 raise refusal from None
             if not _is_transient(exc):
                 raise
-            if committing and _is_disconnect(exc) and work is not None and work.last_entry:
-                landed = _landed(engine, work.last_entry)
+            last = work.journal.last if work is not None else None
+            if committing and _is_disconnect(exc) and last is not None:
+                landed = _landed(engine, last.seq, last.hash)
                 if landed:
                     return result
                 if landed is None:

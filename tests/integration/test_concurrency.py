@@ -584,10 +584,10 @@ def test_whether_a_write_landed_is_told_by_the_entry_at_its_place_in_the_journal
         seq, entry_hash = conn.execute(
             select(JournalEntry.seq, JournalEntry.hash).order_by(JournalEntry.seq.desc()).limit(1)
         ).one()
-    assert unit_of_work._landed(engine, (seq, entry_hash)) is True
+    assert unit_of_work._landed(engine, seq, entry_hash) is True
     # Another writer's entry took that place, or nothing is there: it did not land.
-    assert unit_of_work._landed(engine, (seq, "0" * 64)) is False
-    assert unit_of_work._landed(engine, (seq + 1, entry_hash)) is False
+    assert unit_of_work._landed(engine, seq, "0" * 64) is False
+    assert unit_of_work._landed(engine, seq + 1, entry_hash) is False
 
 
 def test_a_connection_lost_while_committing_with_the_server_gone_says_the_outcome_is_unknown(
@@ -598,7 +598,7 @@ def test_a_connection_lost_while_committing_with_the_server_gone_says_the_outcom
 
     def lost_commit(self: SAConnection) -> None:
         real_commit(self)
-        monkeypatch.setattr(unit_of_work, "_landed", lambda engine, entry: None)
+        monkeypatch.setattr(unit_of_work, "_landed", lambda engine, seq, entry_hash: None)
         raise _lost_connection()
 
     monkeypatch.setattr(SAConnection, "_commit_impl", lost_commit)
