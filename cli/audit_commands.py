@@ -132,6 +132,12 @@ def verify(env: Env, anchor: Anchor | None) -> None:
     "--owner", help="Owner (worldwide) of titles the file creates (EMA default: the licensor)."
 )
 @click.option("--licensee", help="EMA: the licensee when the file names none.")
+@click.option(
+    "--allow-conflicts",
+    is_flag=True,
+    help="Record rows despite blocking conflicts (needs --reason), e.g. a legacy catalogue.",
+)
+@click.option("--reason", help="Why the conflicts are accepted (kept with each such grant).")
 @pass_env
 def import_(
     env: Env,
@@ -140,6 +146,8 @@ def import_(
     dry_run: bool,
     owner: str | None,
     licensee: str | None,
+    allow_conflicts: bool,
+    reason: str | None,
 ) -> None:
     """Import grants from CSV or EMA Avails (spreadsheet or XML), or a journal: all or nothing.
 
@@ -148,10 +156,16 @@ def import_(
     written. Rows may come in any order: they are checked a title at a time, a licence
     before the sublicences it backs, and the grants are numbered in that order.
 
+    With --allow-conflicts --reason, rows that conflict are recorded all the same (a
+    catalogue whose collisions were settled outside the ledger): each such grant keeps
+    the reason, and its journal entry the conflicts. Bad rows still refuse the file.
+
     \b
     Examples:
       rights-ledger import catalogue.csv --owner cj-enm --dry-run
       rights-ledger import Movies_v1.9.xlsx --licensee iqiyi
+      rights-ledger import legacy.csv --owner cj-enm --allow-conflicts \\
+          --reason "catalogue as held by the 2015 distribution database"
       rights-ledger --db postgresql://ledger@db/rights import backup.jsonl --format journal
     """
     fmt = fmt or _format_of(file)
@@ -159,6 +173,8 @@ def import_(
         raise BadInput(f"no such file: {file}")
     ledger = env.ledger()
     if fmt == "journal":
+        if allow_conflicts or reason is not None:
+            raise BadInput("--allow-conflicts and --reason apply to CSV and EMA imports")
         with file.open(encoding="utf-8") as stream:
             loaded = read_journal(stream, file.name)
         count = import_journal(ledger.engine, loaded, dry_run)
@@ -174,6 +190,8 @@ def import_(
             owner=owner,
             owner_from_grantor=fmt == "ema",
             dry_run=dry_run,
+            allow_conflicts=allow_conflicts,
+            reason=reason,
         )
         # A progress bar only for a person at a terminal: counting a file's lines for it
         # is a pass over the file that a script or cron job need not pay for.
@@ -194,11 +212,13 @@ def import_(
             )
         raise
     for conflict in summary.warnings:
-        warn(f"{file.name} row {conflict.line}: warn: {conflict.kind}: {conflict.message}")
+        severity = "warn" if conflict.severity == "warn" else "block (allowed)"
+        warn(f"{file.name} row {conflict.line}: {severity}: {conflict.kind}: {conflict.message}")
     verb = "would import" if dry_run else "imported"
+    allowed = f"; {summary.allowed} recorded despite conflicts" if summary.allowed else ""
     click.echo(
         f"{verb} {summary.grants} grants; created {summary.parties} parties, "
-        f"{summary.titles} titles, {summary.agreements} agreements"
+        f"{summary.titles} titles, {summary.agreements} agreements{allowed}"
     )
 
 

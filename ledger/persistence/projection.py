@@ -127,12 +127,19 @@ class Projector:
         handler(entry, data)
 
     def add_grant(
-        self, seq: int, grant_id: int, spec: GrantSpec, first: date | None, last: date | None
+        self,
+        seq: int,
+        grant_id: int,
+        spec: GrantSpec,
+        first: date | None,
+        last: date | None,
+        conflict_reason: str | None = None,
     ) -> None:
         """Project the grant.added entry `seq` of a bulk import: `spec` is the grant its
-        payload (`{"id": grant_id, **spec.as_payload()}`, nothing else) describes, `first`
-        and `last` its days resolved against the title's release events (as `_days`
-        would). The very rows `apply` would write for that entry."""
+        payload (`{"id": grant_id, **spec.as_payload()}`, and with `conflict_reason`, the
+        entry's reason, the conflicts allowed) describes, `first` and `last` its days
+        resolved against the title's release events (as `_days` would). The very rows
+        `apply` would write for that entry."""
         start = _bound_text(spec.start)
         self._grants.append(
             self._grant_row(
@@ -143,7 +150,7 @@ class Projector:
                 _languages_text(spec.languages),
                 first,
                 last,
-                None,
+                conflict_reason,
                 seq,
             )
         )

@@ -28,6 +28,7 @@ from ledger.persistence.schema import (
 )
 from ledger.services.checks import CheckResult, ReportedConflict, explain, merge
 from ledger.services.views import (
+    LINE_SEQ,
     TitleScope,
     grant_label,
     parse_grant_label,
@@ -233,7 +234,7 @@ class Ledger:
         """Sign a draft or MOU. Its grants are re-checked as signed first: a grant that only
         warned while pending may now block (another exclusive deal was signed meanwhile)."""
         if allow_conflicts:
-            _need_reason(reason)
+            need_reason(reason)
 
         def step(work: Work) -> CheckResult:
             status = self._agreement_status(work.conn, ref)
@@ -260,7 +261,7 @@ class Ledger:
         return self.write(step, titles=self._titles_of_agreement(ref))  # type: ignore[no-any-return]
 
     def terminate_agreement(self, ref: str, on: date, reason: str) -> None:
-        _need_reason(reason)
+        need_reason(reason)
 
         def step(work: Work) -> None:
             if self._agreement_status(work.conn, ref) == "terminated":
@@ -298,7 +299,7 @@ class Ledger:
     ) -> tuple[str, CheckResult]:
         """Record a grant unless a conflict blocks it; the check and the write are one decision."""
         if allow_conflicts:
-            _need_reason(reason)
+            need_reason(reason)
 
         def step(work: Work) -> tuple[str, CheckResult]:
             _validate_references(work.conn, spec)
@@ -330,7 +331,7 @@ class Ledger:
         allow_conflicts: bool = False,
     ) -> CheckResult:
         """Amend a grant (extend its window, change its scope): a new entry, same id."""
-        _need_reason(reason)
+        need_reason(reason)
         grant_id = _grant_id(label)
 
         def step(work: Work) -> CheckResult:
@@ -350,7 +351,7 @@ class Ledger:
         return self.write(step, titles=self._titles_of_grant(grant_id))  # type: ignore[no-any-return]
 
     def terminate_grant(self, label: str, on: date, reason: str) -> None:
-        _need_reason(reason)
+        need_reason(reason)
         grant_id = _grant_id(label)
 
         def step(work: Work) -> None:
@@ -413,7 +414,7 @@ def check_specs(
             )
         label = f"{source_label} {line}" if line is not None else "proposed"
         status = statuses[index] if statuses is not None else "signed"
-        proposed = proposed_view(spec, scope.events, label, status, seq=10**12 + index)
+        proposed = proposed_view(spec, scope.events, label, status, seq=LINE_SEQ + index)
         for conflict in check_grant(proposed, scope.around(proposed), scope.owners):
             found.append(explain(conflict, proposed, line))
         scope.add_line(index, proposed)
@@ -478,7 +479,8 @@ def _need(conn: Connection, column: Any, value: str, what: str) -> None:
         raise NotFound(f"no {what} {value!r} (add it first: rights-ledger {what} add)")
 
 
-def _need_reason(reason: str | None) -> None:
+def need_reason(reason: str | None) -> None:
+    """Refuse a write that accepts conflicts without saying why."""
     if not reason or not reason.strip():
         raise BadInput("a reason is required (--reason TEXT)")
 

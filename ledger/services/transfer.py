@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from itertools import islice
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, Index, Table, select
 
-from ledger.domain.conflicts import OwnershipView, check_grant, plainly_clear
+from ledger.domain.conflicts import Conflict, OwnershipView, check_grant, plainly_clear
 from ledger.domain.grants import (
     Bound,
     EndBound,
@@ -55,10 +55,11 @@ from ledger.persistence.schema import (
 )
 from ledger.services.checks import CheckResult, ReportedConflict, explain
 from ledger.services.collector import collector_paused, sweep_young
-from ledger.services.ledger import Ledger, next_grant_id
+from ledger.services.ledger import Ledger, need_reason, next_grant_id
 from ledger.services.queries import granted_end
 from ledger.services.unit_of_work import Work
 from ledger.services.views import (
+    LINE_SEQ,
     TitleScope,
     countries_of,
     grant_label,
@@ -255,6 +256,10 @@ class ImportSummary:
     titles: int = 0
     agreements: int = 0
     warnings: list[ReportedConflict] = field(default_factory=list)
+    """The conflicts that did not refuse the import: warnings, and with `allow_conflicts`
+    the blocking ones too."""
+    allowed: int = 0
+    """Grants recorded despite conflicts (`allow_conflicts`), each with the reason."""
     dry_run: bool = False
 
 
@@ -281,6 +286,8 @@ def import_rows(
     dry_run: bool = False,
     progress: Progress | None = None,
     sorting: Callable[[], None] | None = None,
+    allow_conflicts: bool = False,
+    reason: str | None = None,
 ) -> ImportSummary:
     """Import rows all or nothing. Missing parties, titles and agreements are created;
     a created title is owned worldwide by `owner` (or, for EMA, by the row's licensor).
@@ -289,7 +296,15 @@ def import_rows(
     missing owners, terminated agreements) are all reported, with their row numbers, in
     one `RowErrors`; otherwise blocking conflicts in one `ImportRefused`. `sorting` is
     called when a CSV file not grouped by title is about to be sorted (a pass over the
-    whole file before the first row is checked)."""
+    whole file before the first row is checked).
+
+    With `allow_conflicts` (and a `reason`) a row that conflicts is recorded all the same,
+    as `grant add --allow-conflicts` records it: its journal entry carries the conflicts
+    and the reason, and its grant the reason. Bad rows still refuse the whole file."""
+    if allow_conflicts:
+        need_reason(reason)
+    elif reason is not None:
+        raise BadInput("--reason is kept only for conflicts allowed: give --allow-conflicts")
     if isinstance(rows, Iterator):
         rows = list(rows)  # a retried transaction reads them again
     bulk = _is_bulk(ledger.engine, rows)
@@ -298,6 +313,7 @@ def import_rows(
         with _bulk_cache(work.conn), collector_paused():
             set_aside = _set_aside_indexes(work.conn) if bulk else []
             run = _Import(work, source, owner, owner_from_grantor, dry_run)
+            run.allowed = reason if allow_conflicts else None
             try:
                 summary = run.feed(rows, progress, sorting)
             finally:
@@ -507,6 +523,8 @@ class _Import:
         self.owner = owner
         self.owner_from_grantor = owner_from_grantor
         self.summary = ImportSummary(dry_run=dry_run)
+        self.allowed: str | None = None
+        """The reason conflicts are allowed for, or None: conflicts refuse the import."""
         self.errors: list[tuple[int, str]] = []
         self.conflicts: list[ReportedConflict] = []
         # What the ledger has (or this import made) that the rows named lately.
@@ -575,7 +593,7 @@ class _Import:
         self.background.drain()
         self.finished = True
         result = CheckResult(tuple(self.conflicts))
-        if not result.clear:
+        if not result.clear and self.allowed is None:
             raise ImportRefused(result, self.source)
         self.summary.warnings = list(result.conflicts)
         self.summary.grants = self.written
@@ -748,18 +766,48 @@ class _Import:
     def _check_and_write(self, row: GrantRow, spec: GrantSpec, status: str) -> None:
         index = self.written
         scope = self._scope(spec.title)
-        proposed = proposed_view(spec, scope.events, f"row {row.row}", status, 10**12 + index)
+        proposed = proposed_view(spec, scope.events, f"row {row.row}", status, LINE_SEQ + index)
+        found: list[Conflict] = []
         if not plainly_clear(proposed, scope.deciding(proposed), scope.owners):
-            for conflict in check_grant(proposed, scope.around(proposed), scope.owners):
-                self.conflicts.append(explain(conflict, proposed, row.row))
+            found = check_grant(proposed, scope.around(proposed), scope.owners)
+            self.conflicts.extend(explain(conflict, proposed, row.row) for conflict in found)
         scope.add_line(index, proposed)
         grant_id = self.first_id + index
+        reason = None
+        if found and self.allowed is not None:
+            # Recorded as `grant add --allow-conflicts` records it (`Ledger.add_grant`).
+            reason = self.allowed
+            body = canonical_json(
+                {
+                    "id": grant_id,
+                    **spec.as_payload(),
+                    "conflicts_allowed": True,
+                    "conflicts": [
+                        explain(self._as_recorded(conflict), proposed, row.row).as_json()
+                        for conflict in found
+                    ],
+                }
+            )
+            self.summary.allowed += 1
+        else:
+            body = self._body(grant_id, spec)
         entry = self.work.journal.append_json(
-            "grant.added", f"grant:{grant_label(grant_id)}", self._body(grant_id, spec), None
+            "grant.added", f"grant:{grant_label(grant_id)}", body, reason
         )
         # The days are those the proposal was checked with: the same release events.
-        self.work.projector.add_grant(entry.seq, grant_id, spec, proposed.start, proposed.end)
+        self.work.projector.add_grant(
+            entry.seq, grant_id, spec, proposed.start, proposed.end, reason
+        )
         self.written += 1
+
+    def _as_recorded(self, conflict: Conflict) -> Conflict:
+        """`conflict`, naming a row of this file that it meets by the grant the row is
+        recorded as (`G12`), not by its row number: what the journal keeps."""
+        other = conflict.other
+        if other is None or other.recorded_seq < LINE_SEQ:
+            return conflict
+        grant_id = self.first_id + other.recorded_seq - LINE_SEQ
+        return replace(conflict, other=replace(other, id=grant_label(grant_id)))
 
 
 _string: Callable[[str], str] = json.encoder.encode_basestring

@@ -363,6 +363,9 @@ PARENT_POSITION = 2**39
 """Positions of a parent's derivative grants: after the title's own recorded grants."""
 NEW_POSITION = 2**40
 """Positions of a deal's own lines: after every recorded grant."""
+LINE_SEQ = 10**12
+"""`recorded_seq` of a deal's line `i`, `LINE_SEQ + i`: after every journal entry, in
+line order (the engine orders grants by it when it must pick the earliest recorded)."""
 
 
 @dataclass

@@ -118,6 +118,70 @@ def test_an_import_with_one_conflicting_row_writes_nothing(run: Run, tmp_path: P
     assert "IQ-1" not in agreements, "nothing half-imported: not even the agreement"
 
 
+CLASHING = (
+    "agreement,title,grantor,grantee,rights,territory,start,end,exclusivity,status\n"
+    "IQ-1,real,real-producer,iqiyi,svod,HK,2018-01-01,2020-12-31,exclusive,signed\n"
+    "IQ-1,real,real-producer,iqiyi,avod,CN,2018-01-01,2020-12-31,exclusive,signed\n"
+    "YK-1,real,real-producer,youku,svod,HK,2019-01-01,2019-12-31,exclusive,signed\n"
+)
+"""Row 2 is clear; row 3 collides with the seed's sole CN deal (G1), row 4 with row 2."""
+
+
+def test_an_import_allowed_despite_conflicts_keeps_the_reason_on_each_conflicting_grant(
+    run: Run, tmp_path: Path
+) -> None:
+    seed_real(run, status="signed")
+    deal = tmp_path / "legacy.csv"
+    deal.write_text(CLASHING, encoding="utf-8")
+    reason = "settled outside the ledger in 2018"
+    result = run("import", str(deal), "--allow-conflicts", "--reason", reason)
+    assert "imported 3 grants" in result.stdout
+    assert "2 recorded despite conflicts" in result.stdout
+    assert "row 3: block (allowed): exclusive-overlap" in result.stderr
+    assert "row 4: block (allowed): exclusive-overlap" in result.stderr
+    grants = {g["grant"]: g for g in as_json(run("grant", "list", "--format", "json"))}
+    assert [grants[g]["conflict_reason"] for g in ("G1", "G2", "G3", "G4")] == [
+        None,
+        None,
+        reason,
+        reason,
+    ]
+    history = as_json(run("history", "G4", "--format", "json"))
+    [added] = [entry for entry in history if entry["kind"] == "grant.added"]
+    assert added["reason"] == reason
+    # The journal names the row it met by the grant that row became, not its row number.
+    assert [c["grant"] for c in added["payload"]["conflicts"]] == ["G2"]
+    assert "intact" in run("verify").stdout
+
+
+def test_allowing_an_import_s_conflicts_needs_a_reason_and_nothing_else_takes_one(
+    run: Run, tmp_path: Path
+) -> None:
+    seed_real(run, status="signed")
+    deal = tmp_path / "legacy.csv"
+    deal.write_text(CLASHING, encoding="utf-8")
+    for options in (("--allow-conflicts",), ("--reason", "settled")):
+        result = run("import", str(deal), *options, expect=2)
+        assert "reason" in result.stderr and "Traceback" not in result.stderr
+    journal = tmp_path / "backup.jsonl"
+    journal.write_text("", encoding="utf-8")
+    result = run("import", str(journal), "--allow-conflicts", "--reason", "settled", expect=2)
+    assert "CSV and EMA" in result.stderr
+    assert [g["grant"] for g in as_json(run("grant", "list", "--format", "json"))] == ["G1"]
+
+
+def test_an_allowed_import_still_writes_nothing_when_a_row_is_bad(run: Run, tmp_path: Path) -> None:
+    seed_real(run, status="signed")
+    deal = tmp_path / "legacy.csv"
+    deal.write_text(
+        CLASHING + "YK-1,real,real-producer,youku,svod,ZZX,2019-01-01,2019-12-31,exclusive,\n",
+        encoding="utf-8",
+    )
+    result = run("import", str(deal), "--allow-conflicts", "--reason", "settled", expect=2)
+    assert "row 5" in result.stderr and "ZZX" in result.stderr
+    assert [g["grant"] for g in as_json(run("grant", "list", "--format", "json"))] == ["G1"]
+
+
 def test_a_dry_run_checks_everything_and_writes_nothing(run: Run, tmp_path: Path) -> None:
     seed_real(run, status="signed")
     deal = tmp_path / "deal.csv"
