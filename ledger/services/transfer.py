@@ -268,7 +268,10 @@ class ImportRefused(LedgerError):
 
     def __init__(self, result: CheckResult, source: str) -> None:
         blocking = result.blocking
-        super().__init__(f"{source}: {len(blocking)} blocking conflict(s); nothing was imported")
+        super().__init__(
+            f"{source}: {len(blocking)} blocking conflict(s); nothing was imported "
+            "(--allow-conflicts --reason TEXT records them anyway)"
+        )
         self.result = result
 
 
