@@ -18,6 +18,7 @@ from ledger.io.rows import RowErrors
 from ledger.services.audit import Anchor, export_journal, import_journal, read_journal
 from ledger.services.audit import history as journal_history
 from ledger.services.audit import verify as verify_ledger
+from ledger.services.checks import ReportedConflict
 from ledger.services.transfer import (
     EMA_SUFFIXES,
     ImportRefused,
@@ -206,20 +207,29 @@ def import_(
         raise
     except ImportRefused as refused:
         for conflict in refused.result.conflicts:
-            warn(
-                f"{file.name} row {conflict.line}: {conflict.severity}: {conflict.kind}: "
-                f"{conflict.message}"
-            )
+            _warn_conflict(file.name, conflict, conflict.severity)
+        _warn_unshown(refused.unshown)
         raise
     for conflict in summary.warnings:
-        severity = "warn" if conflict.severity == "warn" else "block (allowed)"
-        warn(f"{file.name} row {conflict.line}: {severity}: {conflict.kind}: {conflict.message}")
+        _warn_conflict(
+            file.name, conflict, "warn" if conflict.severity == "warn" else "block (allowed)"
+        )
+    _warn_unshown(summary.unshown)
     verb = "would import" if dry_run else "imported"
     allowed = f"; {summary.allowed} recorded despite conflicts" if summary.allowed else ""
     click.echo(
         f"{verb} {summary.grants} grants; created {summary.parties} parties, "
         f"{summary.titles} titles, {summary.agreements} agreements{allowed}"
     )
+
+
+def _warn_conflict(source: str, conflict: ReportedConflict, severity: str) -> None:
+    warn(f"{source} row {conflict.line}: {severity}: {conflict.kind}: {conflict.message}")
+
+
+def _warn_unshown(unshown: int) -> None:
+    if unshown:
+        warn(f"... and {unshown} more conflict(s), not listed (the first found are above)")
 
 
 def _sorting(name: str) -> None:

@@ -25,7 +25,13 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, Index, Table, select
 
-from ledger.domain.conflicts import Conflict, OwnershipView, check_grant, plainly_clear
+from ledger.domain.conflicts import (
+    Conflict,
+    GrantView,
+    OwnershipView,
+    check_grant,
+    plainly_clear,
+)
 from ledger.domain.grants import (
     Bound,
     EndBound,
@@ -95,6 +101,9 @@ the grants of the title being checked, whatever the file's size."""
 IMPORT_CACHE_KIB = 64 * 1024
 """SQLite page cache for an import: the indexes of a large ledger stay in memory."""
 STATUSES = ("draft", "mou", "signed")
+SHOWN_CONFLICTS = 1_000
+"""Conflicts an import reports in full (the first found); the others are counted. With
+`allow_conflicts` each is kept in the ledger anyway, with its grant."""
 REINDEX_FROM = 50_000
 """File rows from which an SQLite import may build its scattered indexes at the end."""
 REBUILD_CACHE_KIB = 16 * 1024
@@ -257,7 +266,9 @@ class ImportSummary:
     agreements: int = 0
     warnings: list[ReportedConflict] = field(default_factory=list)
     """The conflicts that did not refuse the import: warnings, and with `allow_conflicts`
-    the blocking ones too."""
+    the blocking ones too (the first `SHOWN_CONFLICTS`)."""
+    unshown: int = 0
+    """Conflicts found beyond those in `warnings`."""
     allowed: int = 0
     """Grants recorded despite conflicts (`allow_conflicts`), each with the reason."""
     dry_run: bool = False
@@ -266,13 +277,15 @@ class ImportSummary:
 class ImportRefused(LedgerError):
     """Rows conflict with the ledger or with each other; nothing was imported."""
 
-    def __init__(self, result: CheckResult, source: str) -> None:
-        blocking = result.blocking
+    def __init__(self, result: CheckResult, source: str, blocking: int, unshown: int) -> None:
         super().__init__(
-            f"{source}: {len(blocking)} blocking conflict(s); nothing was imported "
+            f"{source}: {blocking} blocking conflict(s); nothing was imported "
             "(--allow-conflicts --reason TEXT records them anyway)"
         )
         self.result = result
+        """The first `SHOWN_CONFLICTS` conflicts found."""
+        self.unshown = unshown
+        """Conflicts found beyond those in `result`."""
 
 
 class _DryRun(Exception):
@@ -529,7 +542,9 @@ class _Import:
         self.allowed: str | None = None
         """The reason conflicts are allowed for, or None: conflicts refuse the import."""
         self.errors: list[tuple[int, str]] = []
-        self.conflicts: list[ReportedConflict] = []
+        self.conflicts: list[ReportedConflict] = []  # the first SHOWN_CONFLICTS found
+        self.blocking = 0  # blocking conflicts found, shown or not
+        self.unshown = 0  # conflicts found beyond those shown
         # What the ledger has (or this import made) that the rows named lately.
         self.parties = _Names()
         self.titles = _Names()
@@ -595,10 +610,12 @@ class _Import:
         self.work.journal.flush()
         self.background.drain()
         self.finished = True
-        result = CheckResult(tuple(self.conflicts))
-        if not result.clear and self.allowed is None:
-            raise ImportRefused(result, self.source)
-        self.summary.warnings = list(result.conflicts)
+        if self.blocking and self.allowed is None:
+            raise ImportRefused(
+                CheckResult(tuple(self.conflicts)), self.source, self.blocking, self.unshown
+            )
+        self.summary.warnings = self.conflicts
+        self.summary.unshown = self.unshown
         self.summary.grants = self.written
         if self.summary.dry_run:
             raise _DryRun(self.summary)
@@ -773,7 +790,7 @@ class _Import:
         found: list[Conflict] = []
         if not plainly_clear(proposed, scope.deciding(proposed), scope.owners):
             found = check_grant(proposed, scope.around(proposed), scope.owners)
-            self.conflicts.extend(explain(conflict, proposed, row.row) for conflict in found)
+            self._report(found, proposed, row.row)
         scope.add_line(index, proposed)
         grant_id = self.first_id + index
         reason = None
@@ -802,6 +819,14 @@ class _Import:
             entry.seq, grant_id, spec, proposed.start, proposed.end, reason
         )
         self.written += 1
+
+    def _report(self, found: list[Conflict], proposed: GrantView, line: int) -> None:
+        """Count the conflicts of the proposal on file row `line`; explain them while fewer
+        than `SHOWN_CONFLICTS` are (a file colliding on every row keeps its memory)."""
+        self.blocking += sum(conflict.severity == "block" for conflict in found)
+        room = max(0, SHOWN_CONFLICTS - len(self.conflicts))
+        self.conflicts.extend(explain(conflict, proposed, line) for conflict in found[:room])
+        self.unshown += len(found[room:])
 
     def _as_recorded(self, conflict: Conflict) -> Conflict:
         """`conflict`, naming a row of this file that it meets by the grant the row is

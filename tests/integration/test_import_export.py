@@ -170,6 +170,25 @@ def test_allowing_an_import_s_conflicts_needs_a_reason_and_nothing_else_takes_on
     assert [g["grant"] for g in as_json(run("grant", "list", "--format", "json"))] == ["G1"]
 
 
+def test_an_import_lists_its_first_conflicts_and_counts_the_others(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transfer, "SHOWN_CONFLICTS", 1)
+    seed_real(run, status="signed")
+    deal = tmp_path / "legacy.csv"
+    deal.write_text(CLASHING, encoding="utf-8")
+    refused = run("import", str(deal), expect=1)
+    assert "row 3: block: exclusive-overlap" in refused.stderr
+    assert "row 4" not in refused.stderr
+    assert "... and 1 more conflict(s), not listed" in refused.stderr
+    assert "2 blocking conflict(s); nothing was imported" in refused.stderr
+    allowed = run("import", str(deal), "--allow-conflicts", "--reason", "settled")
+    assert "... and 1 more conflict(s), not listed" in allowed.stderr
+    assert "2 recorded despite conflicts" in allowed.stdout
+    reasons = [g["conflict_reason"] for g in as_json(run("grant", "list", "--format", "json"))]
+    assert reasons == [None, None, "settled", "settled"]
+
+
 def test_an_allowed_import_still_writes_nothing_when_a_row_is_bad(run: Run, tmp_path: Path) -> None:
     seed_real(run, status="signed")
     deal = tmp_path / "legacy.csv"
