@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -51,24 +51,57 @@ class GrantRow(NamedTuple):
     """External references kept as written (AvailID, ContentID, FormatProfile, ...)."""
 
 
+LISTED_BAD_ROWS = 1_000
+"""Bad rows of a file listed one by one (those of lowest row number); the others are
+counted."""
+
+
+class BadRows(list[tuple[int, str]]):
+    """A file's bad rows as they are found, (row, problem) pairs: every one is counted,
+    the `LISTED_BAD_ROWS` of lowest row number are kept. A file bad on each of a million
+    rows (a date format throughout) holds a thousand messages, not a million."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+
+    def append(self, item: tuple[int, str], /) -> None:
+        super().append(item)
+        self.total += 1
+        if len(self) >= 2 * LISTED_BAD_ROWS:
+            self.sort()
+            del self[LISTED_BAD_ROWS:]
+
+    def extend(self, items: Iterable[tuple[int, str]], /) -> None:
+        for item in items:
+            self.append(item)
+
+
 class RowErrors(BadInput):
-    """Some rows of a file could not be read; `errors` lists each (row, message).
+    """Some rows of a file could not be read; `errors` lists each (row, message), the
+    first `LISTED_BAD_ROWS` of them when there are more (`total` says how many).
 
     The message is one line (a count and the first few problems) so a caller that only
-    prints `str(error)` still says where to look; the CLI prints every entry of `errors`.
+    prints `str(error)` still says where to look; the CLI prints every line of `lines()`.
     """
 
     def __init__(self, source: str, errors: list[tuple[int, str]]) -> None:
         self.source = source
-        self.errors = sorted(errors)
+        self.total = errors.total if isinstance(errors, BadRows) else len(errors)
+        self.errors = sorted(errors)[:LISTED_BAD_ROWS]
         shown = "; ".join(f"row {row}: {message}" for row, message in self.errors[:5])
-        more = f"; and {len(self.errors) - 5} more" if len(self.errors) > 5 else ""
-        noun = "bad row" if len(self.errors) == 1 else "bad rows"
-        super().__init__(f"{source}: {len(self.errors)} {noun}: {shown}{more}")
+        more = f"; and {self.total - 5} more" if self.total > 5 else ""
+        noun = "bad row" if self.total == 1 else "bad rows"
+        super().__init__(f"{source}: {self.total} {noun}: {shown}{more}")
 
     def lines(self) -> list[str]:
-        """One message per bad row, in the `file row N: problem` form."""
-        return [f"{self.source} row {row}: {message}" for row, message in self.errors]
+        """One message per bad row listed, in the `file row N: problem` form, then how
+        many more there are."""
+        lines = [f"{self.source} row {row}: {message}" for row, message in self.errors]
+        if self.total > len(self.errors):
+            unlisted = self.total - len(self.errors)
+            lines.append(f"{self.source}: ... and {unlisted} more bad row(s), not listed")
+        return lines
 
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")

@@ -48,7 +48,7 @@ from ledger.domain.territories import TerritoryExpr, parse_territory
 from ledger.errors import BadInput, LedgerError
 from ledger.io.csv_format import iter_csv, iter_titles
 from ledger.io.order import file_in_check_order, in_check_order
-from ledger.io.rows import GrantRow, RowErrors
+from ledger.io.rows import BadRows, GrantRow, RowErrors
 from ledger.persistence.database import is_sqlite
 from ledger.persistence.journal import canonical_json
 from ledger.persistence.schema import (
@@ -541,7 +541,7 @@ class _Import:
         self.summary = ImportSummary(dry_run=dry_run)
         self.allowed: str | None = None
         """The reason conflicts are allowed for, or None: conflicts refuse the import."""
-        self.errors: list[tuple[int, str]] = []
+        self.errors = BadRows()
         self.conflicts: list[ReportedConflict] = []  # the first SHOWN_CONFLICTS found
         self.blocking = 0  # blocking conflicts found, shown or not
         self.unshown = 0  # conflicts found beyond those shown
@@ -576,9 +576,9 @@ class _Import:
         progress: Progress | None,
         sorting: Callable[[], None] | None = None,
     ) -> ImportSummary:
-        unreadable: list[tuple[int, str]] = []
         if isinstance(rows, RowFile):
-            stream = rows.in_check_order(unreadable, sorting)
+            # Rows that cannot be read are bad rows, whenever the reader meets them.
+            stream = rows.in_check_order(self.errors, sorting)
         else:
             stream = in_check_order(rows)
         # The next chunks are read, parsed and looked up while this one is checked: their
@@ -586,7 +586,7 @@ class _Import:
         # few chunks ahead they are answered by the time they are needed.
         ahead: deque[Chunk] = deque()
         while True:
-            while len(ahead) < READ_AHEAD and (upcoming := self._read(stream, unreadable)):
+            while len(ahead) < READ_AHEAD and (upcoming := self._read(stream)):
                 ahead.append(upcoming)
             if not ahead:
                 break
@@ -629,14 +629,13 @@ class _Import:
             self.background.abandon()
         self.work.journal.defer = self.work.projector.defer = None
 
-    def _read(self, stream: Iterator[GrantRow], unreadable: list[tuple[int, str]]) -> Chunk | None:
-        """The next chunk: its rows, those parsed, its errors (in the order a file is
-        read), and what the ledger has of the parties, titles and agreements it names."""
+    def _read(self, stream: Iterator[GrantRow]) -> Chunk | None:
+        """The next chunk: its rows, those parsed, the errors of the others, and what the
+        ledger has of the parties, titles and agreements it names."""
         chunk = list(islice(stream, CHUNK))
         if not chunk:
             return None
-        errors = unreadable[:]
-        unreadable.clear()
+        errors: list[tuple[int, str]] = []
         parsed = []
         for row in chunk:
             try:

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli.main import cli
-from ledger.io import order
+from ledger.io import order, rows
 from ledger.persistence import database, projection
 from ledger.persistence.schema import Base
 from ledger.services import transfer
@@ -187,6 +187,27 @@ def test_an_import_lists_its_first_conflicts_and_counts_the_others(
     assert "2 recorded despite conflicts" in allowed.stdout
     reasons = [g["conflict_reason"] for g in as_json(run("grant", "list", "--format", "json"))]
     assert reasons == [None, None, "settled", "settled"]
+
+
+def test_a_file_bad_on_every_row_lists_the_first_by_row_number_and_counts_them_all(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rows, "LISTED_BAD_ROWS", 2)
+    # Not grouped by title, so the rows are read in a pass of their own before any is
+    # checked: the bad rows are met out of file order.
+    lines = [
+        f"A-{n},{'real' if n % 2 else 'other'},northstar,iqiyi,svod,CN,31/12/2019,,exclusive,"
+        for n in range(7)
+    ]
+    result = run("import", str(_catalogue(tmp_path, lines)), "--owner", "northstar", expect=2)
+    listed = [line for line in result.stderr.splitlines() if "ambiguous date" in line]
+    assert [line.split(":")[0] for line in listed[:2]] == [
+        "catalogue.csv row 2",
+        "catalogue.csv row 3",
+    ]
+    assert "catalogue.csv: ... and 5 more bad row(s), not listed" in result.stderr
+    assert "7 bad rows" in result.stderr
+    assert as_json(run("grant", "list", "--format", "json")) == []
 
 
 def test_an_allowed_import_still_writes_nothing_when_a_row_is_bad(run: Run, tmp_path: Path) -> None:
