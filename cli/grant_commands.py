@@ -13,7 +13,7 @@ from cli.context import Env
 from cli.output import emit, emit_json, format_option, reporting_conflicts, warn_conflicts
 from cli.params import DATE, EXCLUSIVITY, RIGHTS, TERM, TERRITORY
 from ledger.domain.dates import Term
-from ledger.domain.grants import EndBound, GrantSpec, HoldbackSpec, bound_text, parse_bound
+from ledger.domain.grants import EndBound, GrantSpec, HoldbackSpec, bound_text, read_bound, read_end
 from ledger.domain.languages import parse_languages
 from ledger.domain.rights import RIGHTS as RIGHTS_TREE
 from ledger.domain.territories import TerritoryExpr
@@ -125,7 +125,7 @@ def end_bound(end: str | None, term: Term | None, open_end: bool) -> EndBound:
     if open_end:
         return None
     assert end is not None
-    return parse_bound(end)
+    return read_end(end)
 
 
 def build_spec(values: dict[str, Any]) -> GrantSpec:
@@ -136,7 +136,7 @@ def build_spec(values: dict[str, Any]) -> GrantSpec:
     ]
     if missing:
         raise BadInput(f"missing {', '.join(missing)}")
-    start = parse_bound(values["start"])
+    start = read_bound(values["start"])
     end = end_bound(values.get("end"), values.get("term"), values.get("open_end", False))
     territory: TerritoryExpr = values["territory"]
     return GrantSpec(
@@ -334,7 +334,7 @@ def grant_amend(
     """
     changes: dict[str, Any] = {}
     if values["start"]:
-        changes["start"] = values["start"]
+        changes["start"] = bound_text(read_bound(values["start"]))
     if values["end"] or values["term"] or values["open_end"]:
         changes["end"] = bound_text(end_bound(values["end"], values["term"], values["open_end"]))
     if values["rights"] is not None:

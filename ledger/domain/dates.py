@@ -33,6 +33,12 @@ _MONTHS["sept"] = 9
 
 _YEAR_FIRST = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 _BASIC_ISO = re.compile(r"(\d{4})(\d{2})(\d{2})")
+# An ISO 8601 date and time (`2017-05-05T00:00:00`, `2017-12-11 23:59:59Z`, as
+# spreadsheets and Avails write them): the ledger counts whole days, the day as written.
+_ISO_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?",
+    re.IGNORECASE,
+)
 # Day-or-month-first numeric dates: 01/02/2027 is 1 February in London, 2 January in LA.
 _NUMERIC_DAY_OR_MONTH_FIRST = re.compile(r"\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
 _WORD = re.compile(r"[a-z]+|\d+")
@@ -68,13 +74,19 @@ def _from_month_name(text: str) -> date | None:
 
 
 def parse_date(text: str) -> date:
-    """A calendar day from ISO 8601 (`2027-06-30`, `20270630`) or a month-name form."""
+    """A calendar day from ISO 8601 (`2027-06-30`, `20270630`, or a date and time of day,
+    `2027-06-30T23:59:59`, whose day is taken) or a month-name form."""
     stripped = text.strip()
     for pattern in (_YEAR_FIRST, _BASIC_ISO):
         match = pattern.fullmatch(stripped)
         if match:
             year, month, day = (int(part) for part in match.groups())
             return _build(stripped, year, month, day)
+    if _ISO_DATE_TIME.fullmatch(stripped):
+        try:
+            return datetime.fromisoformat(stripped.upper()).date()
+        except ValueError as error:
+            raise BadInput(f"invalid date '{stripped}': {error}") from None
     if _NUMERIC_DAY_OR_MONTH_FIRST.fullmatch(stripped):
         raise BadInput(f"ambiguous date '{stripped}': {_DATE_HELP}")
     named = _from_month_name(stripped)
@@ -148,6 +160,15 @@ def _parse_unsigned_term(text: str) -> Term:
         raise BadInput(f"not a term '{text.strip()}': use e.g. 10y, 18m, 90d, 2w or P1Y6M")
     years, months, weeks, days = (int(part or 0) for part in match.groups())
     return Term(years=years, months=months, days=weeks * 7 + days)
+
+
+def is_term(text: str) -> bool:
+    """Whether `text` is written as a term (`10y`, `18m`, `2 weeks`, `P10Y`), zero or not."""
+    try:
+        _parse_unsigned_term(text)
+    except BadInput:
+        return False
+    return True
 
 
 def parse_term(text: str) -> Term:

@@ -18,6 +18,7 @@ from ledger.domain.dates import (
     EventRef,
     Term,
     end_for_term,
+    is_term,
     parse_date_or_event,
     parse_term,
 )
@@ -63,6 +64,30 @@ def parse_bound(text: str) -> Bound:
     return parse_date_or_event(text)
 
 
+def read_bound(text: str) -> Bound:
+    """A start or an `until` as a person or a file writes it: `parse_bound`, but a term
+    there (`10y`, `P10Y`) is refused, not taken for a release event named `p10y`.
+
+    `parse_bound` stays the reader of what the journal holds, so that entries recorded
+    before this check replay as they were recorded."""
+    if is_term(text):
+        raise BadInput(
+            f"'{text.strip()}' is a term, not a day: a start or until is a date or a "
+            "release event (theatrical+90d)"
+        )
+    return parse_bound(text)
+
+
+def read_end(text: str | None) -> EndBound:
+    """An end as a person or a file writes it: `parse_end`, or a term (`10y`, `P10Y`) in
+    place of a last day, as DOMAIN.md allows ("a term may be given instead of an end").
+
+    `parse_end` stays the reader of what the journal holds (a term stored as `term:10y`)."""
+    if text is not None and is_term(text):
+        return parse_term(text)
+    return parse_end(text)
+
+
 def parse_end(text: str | None) -> EndBound:
     """An end: a date, a release event, `term:10y`, or empty/`open` for perpetuity."""
     if text is None or not text.strip() or text.strip().lower() in ("open", "perpetuity"):
@@ -90,7 +115,7 @@ class HoldbackSpec:
                 f"bad holdback {text!r}: use RIGHTS@TERRITORY@UNTIL, e.g. svod@CN@theatrical+90d"
             )
         rights, territory, until = parts
-        return cls(parse_rights(rights), parse_territory(territory), parse_bound(until))
+        return cls(parse_rights(rights), parse_territory(territory), read_bound(until))
 
     def as_payload(self) -> dict[str, object]:
         return {

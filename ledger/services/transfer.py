@@ -38,9 +38,9 @@ from ledger.domain.grants import (
     Exclusivity,
     GrantSpec,
     bound_text,
-    parse_bound,
-    parse_end,
     parse_exclusivity,
+    read_bound,
+    read_end,
 )
 from ledger.domain.languages import parse_languages
 from ledger.domain.rights import RIGHTS, parse_rights
@@ -187,12 +187,12 @@ def _rights(text: str) -> frozenset[str]:
 
 @lru_cache(maxsize=32768)
 def _bound(text: str) -> Bound:
-    return parse_bound(text)
+    return read_bound(text)
 
 
 @lru_cache(maxsize=32768)
 def _end(text: str) -> EndBound:
-    return parse_end(text)
+    return read_end(text)
 
 
 @lru_cache(maxsize=1024)

@@ -222,6 +222,26 @@ def test_an_allowed_import_still_writes_nothing_when_a_row_is_bad(run: Run, tmp_
     assert [g["grant"] for g in as_json(run("grant", "list", "--format", "json"))] == ["G1"]
 
 
+def test_a_csv_row_may_end_after_a_term_and_give_its_days_with_a_time_of_day(
+    run: Run, tmp_path: Path
+) -> None:
+    lines = [
+        "NS-1,real,northstar,iqiyi,svod,CN,2018-01-01T00:00:00,P10Y,exclusive,signed",
+        "NS-2,real,northstar,netflix,svod,KR,2018-01-01,18m,exclusive,signed",
+        "NS-3,real,northstar,cgv,theatrical,KR,2018-05-05 00:00:00,2018-12-11T23:59:59Z,"
+        "exclusive,signed",
+    ]
+    run("import", str(_catalogue(tmp_path, lines)), "--owner", "northstar")
+    grants = as_json(run("grant", "list", "--format", "json"))
+    assert [(g["start"], g["end"]) for g in grants] == [
+        ("2018-01-01", "2027-12-31"),
+        ("2018-01-01", "2019-06-30"),
+        ("2018-05-05", "2018-12-11"),
+    ]
+    bad = _catalogue(tmp_path, ["NS-4,real,northstar,iqiyi,svod,JP,P10Y,,exclusive,signed"])
+    assert "'P10Y' is a term, not a day" in run("import", str(bad), expect=2).stderr
+
+
 def test_a_dry_run_checks_everything_and_writes_nothing(run: Run, tmp_path: Path) -> None:
     seed_real(run, status="signed")
     deal = tmp_path / "deal.csv"

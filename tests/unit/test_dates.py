@@ -41,6 +41,10 @@ D = date.fromisoformat
         "30th June 2027",
         "june 30 2027",
         "  2027-06-30 ",
+        "2027-06-30T00:00:00",
+        "2027-06-30 23:59:59",
+        "2027-06-30T23:59:59Z",
+        "2027-06-30T10:15:00.250+09:00",
     ],
 )
 def test_iso_and_month_name_dates_are_accepted(text: str) -> None:
@@ -56,7 +60,17 @@ def test_numeric_day_or_month_first_dates_are_rejected_as_ambiguous(text: str) -
     )
 
 
-@pytest.mark.parametrize("text", ["2027-02-30", "2027-13-01", "31 April 2027", "2026-02-29"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2027-02-30",
+        "2027-13-01",
+        "31 April 2027",
+        "2026-02-29",
+        "2027-02-30T00:00",
+        "2027-06-30T25:00",
+    ],
+)
 def test_impossible_dates_are_rejected(text: str) -> None:
     with pytest.raises(BadInput, match=f"invalid date '{text}'"):
         parse_date(text)
