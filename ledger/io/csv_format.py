@@ -95,7 +95,7 @@ def _records(path: Path) -> Iterator[tuple[list[str], dict[str, int], _Reader]]:
         # utf-8-sig drops the BOM Excel writes; newline="" lets csv handle CRLF and
         # line breaks inside quoted cells.
         with path.open(encoding="utf-8-sig", newline="") as stream:
-            reader = csv.reader(stream)
+            reader = csv.reader(stream, delimiter=_delimiter(stream))
             header: list[str] | None = None
             for record in reader:
                 if any(cell.strip() for cell in record):
@@ -112,6 +112,24 @@ def _records(path: Path) -> Iterator[tuple[list[str], dict[str, int], _Reader]]:
         ) from None
     except OSError as error:
         raise BadInput(f"{name}: cannot read file ({error.strerror})") from None
+
+
+DELIMITERS = (",", ";", "\t")
+"""What may separate a file's columns: commas, as written; semicolons, as Excel saves
+"CSV" where the decimal mark is a comma; tabs, as a spreadsheet's copy and paste."""
+
+
+def _delimiter(stream: TextIO) -> str:
+    """The first of `DELIMITERS` by which the file's first line that is not blank names
+    every required column (`,` when none does: the header check then names what is
+    missing). The stream is left at its start."""
+    first = next((line for line in iter(stream.readline, "") if line.strip()), "")
+    stream.seek(0)
+    for delimiter in DELIMITERS:
+        names = {cell.strip().strip('"').strip().lower() for cell in first.split(delimiter)}
+        if names.issuperset(REQUIRED_COLUMNS):
+            return delimiter
+    return ","
 
 
 def _index_header(header: list[str], name: str, line: int) -> dict[str, int]:

@@ -71,6 +71,18 @@ def test_a_bom_crlf_and_blank_lines_are_tolerated(tmp_path: Path) -> None:
     assert rows[0].agreement == "ALI-REAL-2016"
 
 
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_a_file_separated_by_semicolons_or_tabs_reads_as_the_same_rows(
+    tmp_path: Path, delimiter: str
+) -> None:
+    comma = read_csv(write(tmp_path, f"{HEADER}\n{GOOD_LINE}\n", "comma.csv"))
+    line = GOOD_LINE.replace(",", delimiter).replace("svod;avod", "svod,avod")
+    header = HEADER.replace(",", delimiter)
+    [row] = read_csv(write(tmp_path, f"\n{header}\n{line}\n", "excel.csv"))
+    assert row._replace(row=2, rights="svod;avod") == comma[0]
+    assert row.row == 3
+
+
 def test_a_missing_column_is_named(tmp_path: Path) -> None:
     header = HEADER.replace("territory,", "").replace("grantee,", "")
     with pytest.raises(BadInput, match=r"deal.csv row 1: missing columns 'grantee', 'territory'"):
