@@ -132,6 +132,12 @@ def verify(env: Env, anchor: Anchor | None) -> None:
 @click.option(
     "--owner", help="Owner (worldwide) of titles the file creates (EMA default: the licensor)."
 )
+@click.option(
+    "--owner-from-grantor",
+    is_flag=True,
+    help="Each title the file creates is owned worldwide by the grantor of its first "
+    "licence (EMA files: the default).",
+)
 @click.option("--licensee", help="EMA: the licensee when the file names none.")
 @click.option(
     "--allow-conflicts",
@@ -146,6 +152,7 @@ def import_(
     fmt: str | None,
     dry_run: bool,
     owner: str | None,
+    owner_from_grantor: bool,
     licensee: str | None,
     allow_conflicts: bool,
     reason: str | None,
@@ -164,6 +171,7 @@ def import_(
     \b
     Examples:
       rights-ledger import catalogue.csv --owner cj-enm --dry-run
+      rights-ledger import studios.csv --owner-from-grantor
       rights-ledger import Movies_v1.9.xlsx --licensee iqiyi
       rights-ledger import legacy.csv --owner cj-enm --allow-conflicts \\
           --reason "catalogue as held by the 2015 distribution database"
@@ -172,6 +180,8 @@ def import_(
     fmt = fmt or _format_of(file)
     if not file.is_file():
         raise BadInput(f"no such file: {file}")
+    if owner is not None and owner_from_grantor:
+        raise BadInput("give --owner PARTY or --owner-from-grantor, not both")
     ledger = env.ledger()
     if fmt == "journal":
         if allow_conflicts or reason is not None:
@@ -189,7 +199,7 @@ def import_(
             rows,
             file.name,
             owner=owner,
-            owner_from_grantor=fmt == "ema",
+            owner_from_grantor=owner_from_grantor or fmt == "ema",
             dry_run=dry_run,
             allow_conflicts=allow_conflicts,
             reason=reason,

@@ -708,7 +708,7 @@ class _Import:
                     (
                         row.row,
                         f"title {spec.title!r} is not in the ledger: "
-                        "give --owner PARTY to create it",
+                        "give --owner PARTY (or --owner-from-grantor) to create it",
                     )
                 )
                 return False

@@ -242,6 +242,28 @@ def test_a_csv_row_may_end_after_a_term_and_give_its_days_with_a_time_of_day(
     assert "'P10Y' is a term, not a day" in run("import", str(bad), expect=2).stderr
 
 
+def test_a_catalogue_of_several_studios_gives_each_title_to_the_grantor_of_its_first_licence(
+    run: Run, tmp_path: Path
+) -> None:
+    lines = [
+        "CJ-1,parasite,cj-enm,iqiyi,svod,CN,2020-01-01,2021-12-31,exclusive,signed",
+        "SB-1,real,showbox,alibaba-pictures,distribution,CN,2017-01-01,2026-12-31,exclusive,signed",
+        # A sublicence of Alibaba's: listed before the licence that backs it.
+        "AL-1,real,alibaba-pictures,youku,svod,CN,2018-01-01,2018-12-31,exclusive,signed",
+    ]
+    catalogue = _catalogue(tmp_path, [lines[0], lines[2], lines[1]])
+    both = run("import", str(catalogue), "--owner", "x", "--owner-from-grantor", expect=2)
+    assert "not both" in both.stderr
+    result = run("import", str(catalogue), "--owner-from-grantor")
+    assert "created 5 parties, 2 titles, 3 agreements" in result.stdout
+    holders = as_json(run("holders", "--territory", "CN", "--on", "2018-06-01", "--format", "json"))
+    assert {h["title"]: h["chain"] for h in holders if h["holder"] == "youku"} == {
+        "real": ["showbox", "alibaba-pictures", "youku"]
+    }
+    owners = {t["id"]: t["owners"] for t in as_json(run("title", "list", "--format", "json"))}
+    assert owners == {"parasite": ["cj-enm:WW"], "real": ["showbox:WW"]}
+
+
 def test_a_dry_run_checks_everything_and_writes_nothing(run: Run, tmp_path: Path) -> None:
     seed_real(run, status="signed")
     deal = tmp_path / "deal.csv"
