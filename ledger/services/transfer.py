@@ -328,8 +328,8 @@ def import_rows(
     def step(work: Work) -> ImportSummary:
         with _bulk_cache(work.conn), collector_paused():
             set_aside = _set_aside_indexes(work.conn) if bulk else []
-            run = _Import(work, source, owner, owner_from_grantor, dry_run)
-            run.allowed = reason if allow_conflicts else None
+            allowed = reason if allow_conflicts else None
+            run = _Import(work, source, owner, owner_from_grantor, dry_run, allowed)
             try:
                 summary = run.feed(rows, progress, sorting)
             finally:
@@ -531,7 +531,13 @@ class _Import:
     """One import run: creates what rows name, checks each row, then journals it."""
 
     def __init__(
-        self, work: Work, source: str, owner: str | None, owner_from_grantor: bool, dry_run: bool
+        self,
+        work: Work,
+        source: str,
+        owner: str | None,
+        owner_from_grantor: bool,
+        dry_run: bool,
+        allowed: str | None,
     ) -> None:
         self.work = work
         self.conn = work.conn
@@ -539,7 +545,7 @@ class _Import:
         self.owner = owner
         self.owner_from_grantor = owner_from_grantor
         self.summary = ImportSummary(dry_run=dry_run)
-        self.allowed: str | None = None
+        self.allowed = allowed
         """The reason conflicts are allowed for, or None: conflicts refuse the import."""
         self.errors = BadRows()
         self.conflicts: list[ReportedConflict] = []  # the first SHOWN_CONFLICTS found
