@@ -104,6 +104,10 @@ STATUSES = ("draft", "mou", "signed")
 SHOWN_CONFLICTS = 1_000
 """Conflicts an import reports in full (the first found); the others are counted. With
 `allow_conflicts` each is kept in the ledger anyway, with its grant."""
+TITLE_KINDS = {"episode": "episode", "season": "season", "series": "series", "volume": "season"}
+"""The kind of a title an import creates, by the row's `WorkType` (an EMA column, or a CSV
+column of that name): a film otherwise. A volume (some episodes of a season) is licensed
+as a season is."""
 REINDEX_FROM = 50_000
 """File rows from which an SQLite import may build its scattered indexes at the end."""
 REBUILD_CACHE_KIB = 16 * 1024
@@ -193,6 +197,12 @@ def _bound(text: str) -> Bound:
 @lru_cache(maxsize=32768)
 def _end(text: str) -> EndBound:
     return read_end(text)
+
+
+def _year(text: str) -> int | None:
+    """A `ReleaseYear` as the title's year, when it is one (four digits)."""
+    text = text.strip()
+    return int(text) if len(text) == 4 and text.isdigit() else None
 
 
 @lru_cache(maxsize=1024)
@@ -728,8 +738,8 @@ class _Import:
                     "id": spec.title,
                     "name": row.title_name or spec.title,
                     "original_name": None,
-                    "kind": "film",
-                    "year": None,
+                    "kind": TITLE_KINDS.get(row.extras.get("WorkType", "").strip().lower(), "film"),
+                    "year": _year(row.extras.get("ReleaseYear", "")),
                     "origin": None,
                     "eidr": None,
                     "parent": None,

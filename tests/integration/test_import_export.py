@@ -77,6 +77,28 @@ def test_every_ema_sample_imports_and_round_trips_through_an_ema_export(
     assert second("verify").stdout.startswith("intact")
 
 
+@pytest.mark.skipif(not SAMPLES, reason=f"EMA samples not found under {SHARED}")
+def test_avails_episodes_and_seasons_become_titles_of_their_kind_and_release_year(
+    tmp_path: Path,
+) -> None:
+    run = _fresh(tmp_path, "tv.db")
+    run("import", str(SHARED / "data" / "ema-avails" / "TV_v1.9.xlsx"))
+    run("import", str(SHARED / "data" / "ema-avails" / "Movies_v1.9.xlsx"))
+    titles = {t["id"]: t for t in as_json(run("title", "list", "--format", "json"))}
+    assert (titles["the-detectives-s1"]["kind"], titles["the-detectives-s1"]["year"]) == (
+        "season",
+        2005,
+    )
+    assert (titles["the-detectives-s1-e1"]["kind"], titles["the-detectives-s1-e1"]["year"]) == (
+        "episode",
+        2005,
+    )
+    assert (titles["the-first-dance-2013"]["kind"], titles["the-first-dance-2013"]["year"]) == (
+        "film",
+        2013,
+    )
+
+
 def test_a_csv_export_reimports_to_the_same_grants(run: Run, tmp_path: Path) -> None:
     seed_real(run, status="signed")
     run("agreement", "add", "RES", "--parties", "real-producer", "--status", "signed")
