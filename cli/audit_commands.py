@@ -15,7 +15,7 @@ from ledger.errors import BadInput, NotFound
 from ledger.io.csv_format import write_csv
 from ledger.io.ema import write_ema
 from ledger.io.rows import RowErrors
-from ledger.services.audit import Anchor, export_journal, import_journal, read_journal
+from ledger.services.audit import Anchor, export_journal, import_journal
 from ledger.services.audit import history as journal_history
 from ledger.services.audit import verify as verify_ledger
 from ledger.services.checks import ReportedConflict
@@ -186,9 +186,7 @@ def import_(
     if fmt == "journal":
         if allow_conflicts or reason is not None:
             raise BadInput("--allow-conflicts and --reason apply to CSV and EMA imports")
-        with file.open(encoding="utf-8") as stream:
-            loaded = read_journal(stream, file.name)
-        count = import_journal(ledger.engine, loaded, dry_run)
+        count = import_journal(ledger.engine, file, dry_run)
         click.echo(f"{'would import' if dry_run else 'imported'} {count} journal entries")
         return
     try:

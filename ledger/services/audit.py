@@ -356,32 +356,42 @@ def export_journal(engine: Engine, stream: IO[str]) -> int:
     return count
 
 
-def read_journal(stream: IO[str], name: str) -> list[Entry]:
-    """Parse and check a journal file before anything is written."""
-    loaded: list[Entry] = []
-    prev = GENESIS
-    for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = Entry(**json.loads(line))
-        except (ValueError, TypeError) as exc:
-            raise BadInput(f"{name} line {number}: not a journal entry ({exc})") from None
-        intact = entry.prev_hash == prev and entry.expected_hash() == entry.hash
-        if entry.seq != len(loaded) + 1 or not intact:
-            raise BadInput(f"{name} line {number}: the hash chain is broken at entry {entry.seq}")
-        prev = entry.hash
-        loaded.append(entry)
-    return loaded
+def journal_entries(path: Path) -> Iterator[Entry]:
+    """The entries of a journal file, in order, each checked as it is read: its place in
+    the sequence and in the hash chain. A line that is no entry, or a break in the chain,
+    is bad input naming the line. The file is read as the entries are wanted, never held
+    whole: a million-grant ledger's journal is most of a gigabyte."""
+    name = path.name
+    prev, seq = GENESIS, 0
+    try:
+        with path.open(encoding="utf-8") as stream:
+            for number, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = Entry(**json.loads(line))
+                except (ValueError, TypeError) as exc:
+                    raise BadInput(f"{name} line {number}: not a journal entry ({exc})") from None
+                intact = entry.prev_hash == prev and entry.expected_hash() == entry.hash
+                if entry.seq != seq + 1 or not intact:
+                    raise BadInput(
+                        f"{name} line {number}: the hash chain is broken at entry {entry.seq}"
+                    )
+                prev, seq = entry.hash, entry.seq
+                yield entry
+    except UnicodeDecodeError as error:
+        raise BadInput(f"{name}: not UTF-8 text (bad byte at offset {error.start})") from None
 
 
-def import_journal(engine: Engine, loaded: list[Entry], dry_run: bool = False) -> int:
-    """Copy a verified journal into an empty ledger and rebuild its state from it.
+def import_journal(engine: Engine, path: Path, dry_run: bool = False) -> int:
+    """Copy the journal file at `path` into an empty ledger and rebuild its state from it.
 
-    The whole import is one transaction that holds the journal's lock, so no write can
-    slip in between the emptiness check and the copy; an entry the projection cannot
-    apply rolls everything back.
+    The file is read twice, entry by entry: once to check it whole before anything is
+    written, then to replay it. The whole import is one transaction that holds the
+    journal's lock, so no write can slip in between the emptiness check and the copy; an
+    entry the projection cannot apply rolls everything back.
     """
+    checked = sum(1 for _ in journal_entries(path))
     with engine.connect() as conn, immediate(conn), conn.begin():
         if conn.dialect.name == "postgresql":
             for a, b in (IMPORT_LOCK, JOURNAL_LOCK):
@@ -391,9 +401,11 @@ def import_journal(engine: Engine, loaded: list[Entry], dry_run: bool = False) -
         if any(conn.execute(select(t).limit(1)).first() is not None for t in STATE_TABLES):
             raise Refused("a journal can only be imported into an empty ledger (it holds rows)")
         try:
-            count = _replay(loaded, conn, copy_journal=True)
+            count = _replay(journal_entries(path), conn, copy_journal=True)
         except ReplayFailed as failed:
             raise BadInput(f"{failed}; nothing was imported") from None
+        if count != checked:
+            raise BadInput(f"{path.name} changed while it was imported; nothing was imported")
         if dry_run:
             conn.rollback()
         return count

@@ -7,6 +7,7 @@ plain SQL after dropping the journal's triggers, as someone with database access
 from __future__ import annotations
 
 import getpass
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,8 +19,10 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from cli.main import cli
+from ledger.errors import BadInput
 from ledger.persistence.database import make_engine, upgrade
 from ledger.persistence.journal import canonical_json, entry_hash
+from ledger.services.audit import journal_entries
 from tests.conftest import PostgresDatabases, as_json, grant_add, seed_real
 
 Run = Callable[..., Result]
@@ -947,6 +950,26 @@ def test_a_malformed_journal_file_is_bad_input(run: Run, tmp_path: Path) -> None
     bad.write_text('{"seq": 1}\n[1, 2]\n', encoding="utf-8")
     result = run("import", str(bad), expect=2)
     assert "line 1" in result.stderr
+
+
+def test_a_journal_file_that_is_not_utf8_is_bad_input(run: Run, tmp_path: Path) -> None:
+    bad = tmp_path / "latin1.jsonl"
+    bad.write_bytes('{"seq": 1, "actor": "Jos\u00e9"}\n'.encode("latin-1"))
+    result = run("import", str(bad), expect=2)
+    assert "latin1.jsonl: not UTF-8 text" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_journal_file_is_read_entry_by_entry_not_held_whole(
+    run: Run, built: Journal, tmp_path: Path
+) -> None:
+    lines = run("export", "--format", "journal").stdout.splitlines()
+    backup = tmp_path / "backup.jsonl"
+    backup.write_text("\n".join([*lines, "not an entry"]) + "\n", encoding="utf-8")
+    entries = journal_entries(backup)
+    assert [entry.seq for entry in itertools.islice(entries, 2)] == [1, 2]
+    with pytest.raises(BadInput, match=f"line {len(lines) + 1}: not a journal entry"):
+        list(entries)
 
 
 def test_a_dry_run_journal_import_writes_nothing(run: Run, built: Journal, tmp_path: Path) -> None:
