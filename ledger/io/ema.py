@@ -80,7 +80,8 @@ Rows with the same non-empty `AvailID` that follow each other and differ only in
 grant with several included territories that way (one row per included code, all
 carrying the grant's exclusions), so export then import gives one grant per grant.
 
-`write_ema` writes one v1.9-shaped sheet with the columns above, plus columns
+`write_ema` writes one v1.9-shaped sheet (more, `Avails 2`..., past the 1,048,576 rows a
+sheet holds) with the columns above, plus columns
 `LedgerTitle`, `LedgerLicensor`, `LedgerLicensee` and `LedgerStatus` (row-1 group
 `rights-ledger`) holding the ledger's own ids, which names alone cannot reproduce; an
 EMA consumer reads by column name and ignores them. Worldwide is written `ZZ`, as in
@@ -763,6 +764,11 @@ def _tv_title(record: _Record, work_type: str, extras: dict[str, str]) -> tuple[
 # --------------------------------------------------------------------------- writing
 
 
+SHEET_ROWS = 1_048_576
+"""Rows a worksheet holds in Excel (and in LibreOffice): a larger export goes on on sheets
+`Avails 2`, `Avails 3`..., each with the header rows, which `read_ema` reads together."""
+
+
 def write_ema(
     rows: Iterable[GrantRow],
     path: Path,
@@ -774,22 +780,36 @@ def write_ema(
     A grant becomes one spreadsheet row per included territory (see the module
     docstring); `read_ema` joins them back. `extra_columns` names further `extras`
     keys to write as `rights-ledger` columns, which `read_ema` keeps in extras.
-    The workbook is written in openpyxl's write-only mode, row by row.
+    The workbook is written in openpyxl's write-only mode, row by row, on as many sheets
+    as `SHEET_ROWS` asks.
     """
     import openpyxl
 
     columns = [*WRITTEN_COLUMNS, *((LEDGER_GROUP, c) for c in extra_columns)]
+    header = [
+        [group for group, _ in columns],
+        [name for _, name in columns],
+        [version] + ["//REQ" if name in REQUIRED_WRITTEN else "//Opt" for _, name in columns[1:]],
+    ]
     workbook = openpyxl.Workbook(write_only=True)
-    sheet = workbook.create_sheet("Avails")
-    sheet.append([group for group, _ in columns])
-    sheet.append([name for _, name in columns])
-    sheet.append(
-        [version] + ["//REQ" if name in REQUIRED_WRITTEN else "//Opt" for _, name in columns[1:]]
-    )
+
+    def new_sheet() -> Any:
+        sheets = len(workbook.sheetnames)
+        sheet = workbook.create_sheet("Avails" if not sheets else f"Avails {sheets + 1}")
+        for line in header:
+            sheet.append(line)
+        return sheet
+
+    sheet = new_sheet()
+    room = SHEET_ROWS - len(header)  # rows the sheet can still take
     count = 0
     for count, grant in enumerate(rows, start=1):
-        for cells in _avail_rows(grant, count):
-            sheet.append([cells.get(name, None) for _, name in columns])
+        avails = [[cells.get(name) for _, name in columns] for cells in _avail_rows(grant, count)]
+        if len(avails) > room:  # a grant's rows stay on one sheet: they read back as one
+            sheet, room = new_sheet(), SHEET_ROWS - len(header)
+        for avail in avails:
+            sheet.append(avail)
+        room -= len(avails)
     try:
         workbook.save(path)
     except OSError as error:

@@ -11,11 +11,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from click.testing import CliRunner, Result
 
 from cli.main import cli
-from ledger.io import order, rows
+from ledger.io import ema, order, rows
 from ledger.persistence import database, projection
 from ledger.persistence.schema import Base
 from ledger.services import transfer
@@ -97,6 +98,29 @@ def test_avails_episodes_and_seasons_become_titles_of_their_kind_and_release_yea
         "film",
         2013,
     )
+
+
+def test_an_ema_export_too_long_for_one_sheet_goes_on_on_more_and_reads_back_whole(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ema, "SHEET_ROWS", 6)  # the three header rows and three avails
+    lines = [
+        "NS-1,real,northstar,iqiyi,svod,CN,2018-01-01,2020-12-31,exclusive,signed",
+        "NS-2,real,northstar,canal,svod,FR,2018-01-01,2020-12-31,exclusive,signed",
+        'NS-3,real,northstar,cj,svod,"JP, KR",2018-01-01,2020-12-31,exclusive,signed',
+        'NS-4,real,northstar,netflix,svod,"CA, US",2018-01-01,2020-12-31,exclusive,signed',
+    ]
+    run("import", str(_catalogue(tmp_path, lines)), "--owner", "northstar")
+    exported = tmp_path / "avails.xlsx"
+    run("export", "--format", "ema", "--output", str(exported))
+    workbook = openpyxl.load_workbook(exported)
+    # A grant's rows are never split across sheets: each of NS-3 and NS-4 (two rows,
+    # one a country) starts a sheet of its own.
+    assert workbook.sheetnames == ["Avails", "Avails 2", "Avails 3"]
+    assert [workbook[name].max_row for name in workbook.sheetnames] == [5, 5, 5]
+    again = _fresh(tmp_path, "again.db")
+    again("import", str(exported))
+    assert _grants(again) == _grants(run)
 
 
 def test_a_csv_export_reimports_to_the_same_grants(run: Run, tmp_path: Path) -> None:
