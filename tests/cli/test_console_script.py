@@ -38,3 +38,29 @@ def test_a_failing_command_still_exits_with_its_code_and_one_line(tmp_path: Path
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "unknown territory 'Narnia'" in result.stderr
+
+
+def test_a_command_on_an_sqlite_ledger_never_loads_the_postgresql_dialect(tmp_path: Path) -> None:
+    """Loading it costs a command's process about a tenth of a second."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    for party in ("p", "q"):
+        assert _console("--db", url, "party", "add", party, "--name", party).returncode == 0
+    titled = _console("--db", url, "title", "add", "real", "--name", "Real", "--owner", "p:WW")
+    assert titled.returncode == 0, titled.stderr
+    probe = (
+        "import sys\n"
+        "from cli.main import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        "print(sorted(m for m in sys.modules if m.startswith('sqlalchemy.dialects.')))\n"
+    )
+    checked = subprocess.run(
+        [sys.executable, "-c", probe, "--db", url, "check", "--title", "real", "--grantor",
+         "p", "--grantee", "q", "--rights", "svod", "--territory", "CN", "--start",
+         "2027-01-01", "--term", "2y", "--exclusivity", "exclusive"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "sqlalchemy.dialects.sqlite" in checked.stdout, checked.stderr
+    assert "sqlalchemy.dialects.postgresql" not in checked.stdout
