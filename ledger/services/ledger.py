@@ -6,7 +6,7 @@ This is the only code that commits. The CLI calls it; tests call it directly.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -310,8 +310,7 @@ class Ledger:
             grant_id = next_grant_id(work.conn)
             payload: dict[str, Any] = {"id": grant_id, **spec.as_payload()}
             if allow_conflicts and result.conflicts:
-                payload["conflicts_allowed"] = True
-                payload["conflicts"] = [c.as_json() for c in result.conflicts]
+                payload = added_despite(payload, result.conflicts)
             work.record(
                 "grant.added",
                 f"grant:{grant_label(grant_id)}",
@@ -477,6 +476,12 @@ def _exists(conn: Connection, column: Any, value: object) -> bool:
 def _need(conn: Connection, column: Any, value: str, what: str) -> None:
     if not _exists(conn, column, value):
         raise NotFound(f"no {what} {value!r} (add it first: rights-ledger {what} add)")
+
+
+def added_despite(payload: dict[str, Any], conflicts: Iterable[ReportedConflict]) -> dict[str, Any]:
+    """The payload of a grant.added entry recorded despite `conflicts` (`--allow-conflicts`):
+    they are kept in it, and the projector keeps the entry's reason on the grant."""
+    return {**payload, "conflicts_allowed": True, "conflicts": [c.as_json() for c in conflicts]}
 
 
 def need_reason(reason: str | None) -> None:

@@ -61,7 +61,7 @@ from ledger.persistence.schema import (
 )
 from ledger.services.checks import CheckResult, ReportedConflict, explain
 from ledger.services.collector import collector_paused, sweep_young
-from ledger.services.ledger import Ledger, need_reason, next_grant_id
+from ledger.services.ledger import Ledger, added_despite, need_reason, next_grant_id
 from ledger.services.queries import granted_end
 from ledger.services.unit_of_work import Work
 from ledger.services.views import (
@@ -812,17 +812,8 @@ class _Import:
         if found and self.allowed is not None:
             # Recorded as `grant add --allow-conflicts` records it (`Ledger.add_grant`).
             reason = self.allowed
-            body = canonical_json(
-                {
-                    "id": grant_id,
-                    **spec.as_payload(),
-                    "conflicts_allowed": True,
-                    "conflicts": [
-                        explain(self._as_recorded(conflict), proposed, row.row).as_json()
-                        for conflict in found
-                    ],
-                }
-            )
+            recorded = (explain(self._as_recorded(c), proposed, row.row) for c in found)
+            body = canonical_json(added_despite({"id": grant_id, **spec.as_payload()}, recorded))
             self.summary.allowed += 1
         else:
             body = self._body(grant_id, spec)

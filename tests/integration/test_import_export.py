@@ -173,12 +173,18 @@ CLASHING = (
 """Row 2 is clear; row 3 collides with the seed's sole CN deal (G1), row 4 with row 2."""
 
 
+def _clashing(run: Run, tmp_path: Path, *more: str) -> Path:
+    """The seed's deal signed (G1), and `CLASHING` (then the lines `more`) in a file."""
+    seed_real(run, status="signed")
+    deal = tmp_path / "legacy.csv"
+    deal.write_text(CLASHING + "".join(line + "\n" for line in more), encoding="utf-8")
+    return deal
+
+
 def test_an_import_allowed_despite_conflicts_keeps_the_reason_on_each_conflicting_grant(
     run: Run, tmp_path: Path
 ) -> None:
-    seed_real(run, status="signed")
-    deal = tmp_path / "legacy.csv"
-    deal.write_text(CLASHING, encoding="utf-8")
+    deal = _clashing(run, tmp_path)
     reason = "settled outside the ledger in 2018"
     result = run("import", str(deal), "--allow-conflicts", "--reason", reason)
     assert "imported 3 grants" in result.stdout
@@ -203,9 +209,7 @@ def test_an_import_allowed_despite_conflicts_keeps_the_reason_on_each_conflictin
 def test_allowing_an_import_s_conflicts_needs_a_reason_and_nothing_else_takes_one(
     run: Run, tmp_path: Path
 ) -> None:
-    seed_real(run, status="signed")
-    deal = tmp_path / "legacy.csv"
-    deal.write_text(CLASHING, encoding="utf-8")
+    deal = _clashing(run, tmp_path)
     for options in (("--allow-conflicts",), ("--reason", "settled")):
         result = run("import", str(deal), *options, expect=2)
         assert "reason" in result.stderr and "Traceback" not in result.stderr
@@ -220,9 +224,7 @@ def test_an_import_lists_its_first_conflicts_and_counts_the_others(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(transfer, "SHOWN_CONFLICTS", 1)
-    seed_real(run, status="signed")
-    deal = tmp_path / "legacy.csv"
-    deal.write_text(CLASHING, encoding="utf-8")
+    deal = _clashing(run, tmp_path)
     refused = run("import", str(deal), expect=1)
     assert "row 3: block: exclusive-overlap" in refused.stderr
     assert "row 4" not in refused.stderr
@@ -257,11 +259,8 @@ def test_a_file_bad_on_every_row_lists_the_first_by_row_number_and_counts_them_a
 
 
 def test_an_allowed_import_still_writes_nothing_when_a_row_is_bad(run: Run, tmp_path: Path) -> None:
-    seed_real(run, status="signed")
-    deal = tmp_path / "legacy.csv"
-    deal.write_text(
-        CLASHING + "YK-1,real,real-producer,youku,svod,ZZX,2019-01-01,2019-12-31,exclusive,\n",
-        encoding="utf-8",
+    deal = _clashing(
+        run, tmp_path, "YK-1,real,real-producer,youku,svod,ZZX,2019-01-01,2019-12-31,exclusive,"
     )
     result = run("import", str(deal), "--allow-conflicts", "--reason", "settled", expect=2)
     assert "row 5" in result.stderr and "ZZX" in result.stderr
