@@ -712,6 +712,7 @@ class _Import:
                     "party.added",
                     f"party:{party}",
                     {"id": party, "name": names[party] or party, "country": None},
+                    as_read_back=True,
                 )
                 self.parties.add(party)
                 self.summary.parties += 1
@@ -745,6 +746,7 @@ class _Import:
                     "parent": None,
                     "owners": [{"party": title_owner, "territory": "WW", "share": None}],
                 },
+                as_read_back=True,
             )
             self.titles.add(spec.title)
             self.fresh[spec.title] = title_owner
@@ -760,6 +762,7 @@ class _Import:
                     "signed_on": None,
                     "note": f"created by import of {self.source}",
                 },
+                as_read_back=True,
             )
             self.agreements.add(spec.agreement)
             self.summary.agreements += 1

@@ -87,10 +87,19 @@ class Work:
             self.locked.add(key)
 
     def record(
-        self, kind: str, subject: str, payload: Mapping[str, object], reason: str | None = None
+        self,
+        kind: str,
+        subject: str,
+        payload: Mapping[str, object],
+        reason: str | None = None,
+        as_read_back: bool = False,
     ) -> int:
+        """Journal the change and project it. `as_read_back`: the payload is just what its
+        JSON reads back as (lists, not tuples; text keys), so the projector takes it as
+        it is instead of reading that JSON back (an import records a party, title or
+        agreement per row at worst)."""
         entry = self.journal.append(kind, subject, payload, reason)
-        self.projector.apply(entry)
+        self.projector.apply(entry, dict(payload) if as_read_back else None)
         return entry.seq
 
 
