@@ -123,7 +123,8 @@ class JournalWriter:
         self.recorded_at = ""
         self._opened = False
         self._rows: list[Entry] = []
-        self._hash_checked = False
+        self._openings: dict[str, str] = {}
+        """The start of an entry's hashed JSON, up to its payload, by kind."""
         self.last: Entry | None = None
         """The last entry this writer appended (None before its first)."""
         self.defer: Callable[[Callable[[], None]], None] | None = None
@@ -177,14 +178,15 @@ class JournalWriter:
     def _hash(self, seq: int, kind: str, subject: str, reason: str | None, body: str) -> str:
         """`entry_hash` of the next entry, its canonical JSON written out by hand (keys in
         sorted order, strings through the encoder `json.dumps` itself uses); checked
-        against `entry_hash` on the first entry of each writer."""
+        against `entry_hash` on each writer's first entry of each kind."""
+        opening = self._openings.get(kind)
+        first_of_kind = opening is None
+        if opening is None:
+            opening = f'{{"actor":{_string(self.actor)},"kind":{_string(kind)},"payload":'
+            self._openings[kind] = opening
         content = "".join(
             (
-                '{"actor":',
-                _string(self.actor),
-                ',"kind":',
-                _string(kind),
-                ',"payload":',
+                opening,
                 _string(body),
                 ',"prev_hash":',
                 _string(self.prev_hash),
@@ -200,13 +202,12 @@ class JournalWriter:
             )
         )
         digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
-        if not self._hash_checked:
+        if first_of_kind:
             expected = entry_hash(
                 seq, self.recorded_at, self.actor, kind, subject, reason, body, self.prev_hash
             )
             if digest != expected:
                 raise AssertionError("the journal's hand-written canonical JSON drifted")
-            self._hash_checked = True
         return digest
 
     def flush(self) -> None:
