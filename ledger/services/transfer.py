@@ -581,6 +581,10 @@ class _Import:
         # Payload shapes (which optional parts a row has) whose hand-written JSON has
         # been compared with `canonical_json` once in this import.
         self.shapes_checked: set[tuple[bool, bool, bool]] = set()
+        self.agreement_body_checked = False
+        self.note = f"created by import of {source}"
+        """The note on each agreement the import creates."""
+        self.note_json = _string(self.note)
         # Parties, titles and agreements are buffered with the grants: nothing reads
         # them back before the projector's next flush (`_scope` flushes first).
         work.projector.bulk = True
@@ -754,18 +758,15 @@ class _Import:
             self.fresh[spec.title] = title_owner
             self.summary.titles += 1
         if spec.agreement not in self.agreements:
-            work.record(
-                "agreement.added",
-                f"agreement:{spec.agreement}",
-                {
-                    "ref": spec.agreement,
-                    "parties": list(dict.fromkeys((spec.grantor, spec.grantee))),
-                    "status": status,
-                    "signed_on": None,
-                    "note": f"created by import of {self.source}",
-                },
-                as_read_back=True,
-            )
+            agreement = {
+                "ref": spec.agreement,
+                "parties": list(dict.fromkeys((spec.grantor, spec.grantee))),
+                "status": status,
+                "signed_on": None,
+                "note": self.note,
+            }
+            body = self._agreement_body(agreement)
+            work.record("agreement.added", f"agreement:{spec.agreement}", agreement, body=body)
             self.agreements.add(spec.agreement)
             self.summary.agreements += 1
         return True
@@ -789,6 +790,29 @@ class _Import:
         if len(self.scopes) > OPEN_TITLES:
             self.scopes.popitem(last=False)
         return scope
+
+    def _agreement_body(self, payload: dict[str, Any]) -> str:
+        """`canonical_json(payload)` of an agreement this import creates, written out (a
+        file may name a new agreement on every row); the first is compared with
+        `canonical_json`, and must agree."""
+        body = "".join(
+            (
+                '{"note":',
+                self.note_json,
+                ',"parties":[',
+                ",".join(map(_string, payload["parties"])),
+                '],"ref":',
+                _string(payload["ref"]),
+                ',"signed_on":null,"status":',
+                _string(payload["status"]),
+                "}",
+            )
+        )
+        if not self.agreement_body_checked:
+            if body != canonical_json(payload):
+                raise AssertionError("an import's hand-written agreement payload drifted")
+            self.agreement_body_checked = True
+        return body
 
     def _body(self, grant_id: int, spec: GrantSpec) -> str:
         """`canonical_json({"id": grant_id, **spec.as_payload()})`, written out from cached

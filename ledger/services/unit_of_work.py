@@ -93,12 +93,20 @@ class Work:
         payload: Mapping[str, object],
         reason: str | None = None,
         as_read_back: bool = False,
+        body: str | None = None,
     ) -> int:
-        """Journal the change and project it. `as_read_back`: the payload is just what its
-        JSON reads back as (lists, not tuples; text keys), so the projector takes it as
-        it is instead of reading that JSON back (an import records a party, title or
-        agreement per row at worst)."""
-        entry = self.journal.append(kind, subject, payload, reason)
+        """Journal the change and project it.
+
+        `as_read_back`: the payload is just what its JSON reads back as (lists, not
+        tuples; text keys), so the projector takes it as it is instead of reading that
+        JSON back (an import records a party, title or agreement per row at worst).
+        `body`: that JSON, `canonical_json(payload)`, written by the caller (implies
+        `as_read_back`)."""
+        if body is None:
+            entry = self.journal.append(kind, subject, payload, reason)
+        else:
+            entry = self.journal.append_json(kind, subject, body, reason)
+        as_read_back = as_read_back or body is not None
         self.projector.apply(entry, dict(payload) if as_read_back else None)
         return entry.seq
 
