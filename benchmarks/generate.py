@@ -14,6 +14,9 @@ has real work to do (neighbouring pieces, abutting windows, chains of title).
 Rows are grouped by title (the order of an export); `--interleave K` mixes the rows of
 K titles at a time, and `--shuffle` puts every line in random order (a sublicence may
 then come before its licence), to try an import on a file that is not grouped.
+`--deal-per-grant` gives every grant an agreement of its own (as a contracts system
+exports its lines), and `--terms` writes a window's end as a term (`5y`, `9y4m`) where it
+is one: the import then creates an agreement a row and works out every such end.
 
     python benchmarks/generate.py --grants 100000 --output /tmp/catalogue-100k.csv
 """
@@ -151,7 +154,10 @@ class Row:
     exclusivity: str
     language: str = ""
 
-    def cells(self, status: str) -> list[str]:
+    def cells(self, status: str, terms: bool = False) -> list[str]:
+        end = self.end.isoformat() if self.end else ""
+        if terms and self.end is not None:
+            end = term_text(self.start, self.end) or end
         return [
             self.agreement,
             self.title,
@@ -160,11 +166,21 @@ class Row:
             self.rights,
             self.territory,
             self.start.isoformat(),
-            self.end.isoformat() if self.end else "",
+            end,
             self.exclusivity,
             self.language,
             status,
         ]
+
+
+def term_text(start: date, end: date) -> str | None:
+    """The window as a term of years and months (`5y`, `9y4m`, `6m`) when it is one: from
+    the first of a month through the last day of a later one."""
+    after = end + timedelta(days=1)
+    if start.day != 1 or after.day != 1:
+        return None
+    years, months = divmod((after.year - start.year) * 12 + after.month - start.month, 12)
+    return (f"{years}y" if years else "") + (f"{months}m" if months else "")
 
 
 @cache
@@ -202,16 +218,24 @@ def eras(rng: random.Random) -> list[tuple[date, date | None]]:
 
 
 class Catalogue:
-    def __init__(self, grants: int, titles: int, owner: str, seed: int) -> None:
+    def __init__(
+        self, grants: int, titles: int, owner: str, seed: int, deal_per_grant: bool = False
+    ) -> None:
         self.grants = grants
         self.titles = titles
         self.owner = owner
         self.seed = seed
         self.rng = random.Random(seed)
         self.parties = licensees(max(50, min(2000, titles // 5)))
+        self.deal_per_grant = deal_per_grant
+        self.deals = 0
 
     def agreement(self, grantor: str, grantee: str, title_index: int) -> str:
-        """One agreement per pair of parties and block of 1,000 titles (an output deal)."""
+        """One agreement per pair of parties and block of 1,000 titles (an output deal), or
+        with `deal_per_grant` one a grant (a contracts system's line-by-line export)."""
+        if self.deal_per_grant:
+            self.deals += 1
+            return f"deal-{self.deals:08d}"
         return f"{grantor}--{grantee}--{title_index // 1000:03d}"
 
     def partners(self, holder: str) -> list[str]:
@@ -371,10 +395,13 @@ def write(
     seed: int,
     interleave: int = 1,
     shuffle: bool = False,
+    deal_per_grant: bool = False,
+    terms: bool = False,
 ) -> int:
-    catalogue = Catalogue(grants, titles, owner, seed)
+    catalogue = Catalogue(grants, titles, owner, seed, deal_per_grant)
     lines: Iterable[list[str]] = (
-        row.cells(agreement_status(row.agreement, seed)) for row in catalogue.rows(interleave)
+        row.cells(agreement_status(row.agreement, seed), terms)
+        for row in catalogue.rows(interleave)
     )
     if shuffle:
         lines = list(lines)
@@ -401,11 +428,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--shuffle", action="store_true", help="every line in random order (sublicences too)"
     )
+    parser.add_argument(
+        "--deal-per-grant", action="store_true", help="an agreement of its own for every grant"
+    )
+    parser.add_argument(
+        "--terms", action="store_true", help="ends as terms (5y, 9y4m) where a window is one"
+    )
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
     titles = args.titles or max(1, args.grants // 100)
     count = write(
-        args.output, args.grants, titles, args.owner, args.seed, args.interleave, args.shuffle
+        args.output,
+        args.grants,
+        titles,
+        args.owner,
+        args.seed,
+        args.interleave,
+        args.shuffle,
+        args.deal_per_grant,
+        args.terms,
     )
     print(f"wrote {count} grants on {titles} titles to {args.output}", file=sys.stderr)
     return 0

@@ -252,7 +252,16 @@ def measure(size: int, workdir: Path, samples: int, repeats: int) -> dict[str, A
     )
     heavy_inner, _ = probed(f"sqlite:///{heavy_database}", heavy_titles, samples)
     remove_ledger(heavy_database)
+    # An agreement a grant, ends as terms: a contracts system's export (removed).
+    deals_database = workdir / f"ledger-{size}-deals.db"
+    deals = import_into(
+        deals_database,
+        generated(workdir / f"catalogue-{size}-deals.csv", size, "--deal-per-grant", "--terms"),
+    )
+    remove_ledger(deals_database)
     return {
+        "deals_rate": size / deals.wall,
+        "deals_rss": deals.rss_mib,
         "heavy_rate": size / heavy.wall,
         "heavy_rss": heavy.rss_mib,
         "heavy_check_p50_ms": heavy_inner["check_p50_ms"],
@@ -291,6 +300,8 @@ ROWS = (
     ("  peak RSS (MiB)", "heavy_rss", "{:.0f}"),
     ("  check in-process p50 (ms)", "heavy_check_p50_ms", "{:.2f}"),
     ("  check in-process p99 (ms)", "heavy_check_p99_ms", "{:.2f}"),
+    ("import, an agreement a grant, terms (grants/s, wall)", "deals_rate", "{:,.0f}"),
+    ("  peak RSS (MiB)", "deals_rss", "{:.0f}"),
     ("check in-process p50 (ms)", "check_p50_ms", "{:.2f}"),
     ("check in-process p99 (ms)", "check_p99_ms", "{:.2f}"),
     ("holders CN, all titles, in-process (ms)", "holders_ms", "{:.0f}"),
