@@ -277,11 +277,43 @@ def _resolve_words(words: list[str]) -> tuple[str, int]:
     raise _unknown(words)
 
 
+@cache
+def _names_with_commas() -> tuple[re.Pattern[str], Mapping[str, str]]:
+    """A pattern finding the ISO 3166 names that hold a comma ("Korea, Republic of",
+    "Virgin Islands, British"), where an item ends after them, and the code of each (by
+    the name folded as `_name_key` folds it)."""
+    codes: dict[str, str] = {}
+    for country in pycountry.countries:
+        for attr in ("name", "official_name", "common_name"):
+            value = getattr(country, attr, None)
+            if value and "," in value:
+                codes[value] = country.alpha_2
+    alternatives = (
+        r"\s*,\s*".join(r"\s+".join(map(re.escape, part.split())) for part in name.split(","))
+        for name in sorted(codes, key=len, reverse=True)
+    )
+    ends = "|".join(re.escape(word) for word in sorted(_EXCLUDING_WORDS, key=len, reverse=True))
+    pattern = re.compile(
+        rf"(?<!\w)(?:{'|'.join(alternatives)})(?=\s*(?:$|,|-|(?:{ends})(?!\w)))",
+        re.IGNORECASE,
+    )
+    return pattern, {_name_key(name): code for name, code in codes.items()}
+
+
+def _without_name_commas(text: str) -> str:
+    """`text` with each ISO name that holds a comma replaced by its code, so that
+    "Korea, Republic of" is KR rather than the list "Korea" and "Republic of"."""
+    if "," not in text:
+        return text
+    pattern, codes = _names_with_commas()
+    return pattern.sub(lambda match: codes[_name_key(match.group())], text)
+
+
 def _items(text: str) -> tuple[list[str], list[str]]:
     includes: list[str] = []
     excludes: list[str] = []
     excluding = False
-    for segment in text.split(","):
+    for segment in _without_name_commas(text).split(","):
         words = segment.split()
         position = 0
         while position < len(words):

@@ -212,6 +212,32 @@ def test_multi_word_names_mix_with_codes_and_exclusions() -> None:
     assert parse_territory("WW excluding Hong Kong Macau").excludes == ("HK", "MO")
 
 
+@pytest.mark.parametrize(
+    ("text", "includes", "excludes"),
+    [
+        ("Korea, Republic of", ("KR",), ()),
+        ("korea ,  republic  of", ("KR",), ()),
+        ("Korea, Democratic People's Republic of, JP", ("KP", "JP"), ()),
+        ("WW -Korea, Republic of -JP", ("WW",), ("KR", "JP")),
+        ("ASIA excluding Taiwan, Province of China, CN", ("ASIA",), ("TW", "CN")),
+        ("Virgin Islands, U.S., Virgin Islands, British", ("VI", "VG"), ()),
+        ("Congo, The Democratic Republic of the", ("CD",), ()),
+    ],
+)
+def test_iso_names_that_hold_a_comma_are_one_country_not_a_list(
+    text: str, includes: tuple[str, ...], excludes: tuple[str, ...]
+) -> None:
+    expr = parse_territory(text)
+    assert (expr.includes, expr.excludes) == (includes, excludes)
+
+
+def test_a_list_whose_items_only_look_like_a_comma_name_stays_a_list() -> None:
+    # "Moldova, Republic of" is MD's ISO name, but here "Republic of Korea" goes on.
+    assert parse_territory("Moldova, Republic of Korea").includes == ("MD", "KR")
+    with pytest.raises(BadInput, match="ambiguous territory 'Korea'"):
+        parse_territory("Korea, Japan")
+
+
 def test_ambiguous_name_is_an_error_listing_the_candidates() -> None:
     with pytest.raises(BadInput, match=r"ambiguous territory 'Korea': could be KP .* or KR "):
         parse_territory("Korea")
