@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+import marshal
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import chain, islice
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import IO, Any, TextIO, TypeVar
 
 import click
 
@@ -46,6 +48,12 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+TABLE_IN_MEMORY = 10_000
+"""Rows a table holds in memory. Every row counts for the column widths, so a longer
+table is set aside in a temporary file while they are measured, then read back: a
+listing of a million grants needs no more memory than one of ten thousand."""
+
+
 def table(
     texts: Iterable[Sequence[str]],
     columns: Sequence[str],
@@ -53,14 +61,51 @@ def table(
     out: TextIO | None = None,
 ) -> None:
     """Rows already as their cells' texts, in `columns` order, as an aligned table."""
-    texts = list(texts)  # every row counts for the widths
-    if not texts:
+    rows = iter(texts)
+    head = list(islice(rows, TABLE_IN_MEMORY))
+    if not head:
         click.echo(empty, file=out)
         return
-    widths = [max(len(c), *(len(t[i]) for t in texts)) for i, c in enumerate(columns)]
+    widths = _widths([len(c) for c in columns], head)
+    if len(head) < TABLE_IN_MEMORY:
+        _aligned(out, columns, widths, head)
+        return
+    with tempfile.TemporaryFile() as spool:
+        for batch in chain((head,), _batches(rows)):
+            widths = _widths(widths, batch)
+            marshal.dump([tuple(text) for text in batch], spool)
+        del head
+        spool.seek(0)
+        _aligned(out, columns, widths, _spooled(spool))
+
+
+def _widths(widths: list[int], rows: Sequence[Sequence[str]]) -> list[int]:
+    """`widths` widened to the cells of `rows`, column by column."""
+    columns = zip(*rows, strict=True)
+    return [max(width, *map(len, cells)) for width, cells in zip(widths, columns, strict=True)]
+
+
+def _batches(rows: Iterator[Sequence[str]]) -> Iterator[list[Sequence[str]]]:
+    while batch := list(islice(rows, TABLE_IN_MEMORY)):
+        yield batch
+
+
+def _spooled(spool: IO[bytes]) -> Iterator[Sequence[str]]:
+    """The rows `table` set aside, batch after batch."""
+    while True:
+        try:
+            batch = marshal.load(spool)
+        except EOFError:
+            return
+        yield from batch
+
+
+def _aligned(
+    out: TextIO | None, columns: Sequence[str], widths: list[int], rows: Iterable[Sequence[str]]
+) -> None:
     line = "  ".join(f"{{:<{width}}}" for width in widths)
     header = line.format(*(c.upper() for c in columns))
-    write_lines(out, [header.rstrip(), *(line.format(*text).rstrip() for text in texts)])
+    write_lines(out, chain((header.rstrip(),), (line.format(*text).rstrip() for text in rows)))
 
 
 def write_lines(out: TextIO | None, lines: Iterable[str]) -> None:

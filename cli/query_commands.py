@@ -20,7 +20,7 @@ from cli.output import (
 from cli.params import DATE, RIGHTS, TERRITORY, WITHIN
 from ledger.domain.territories import TerritoryExpr, parse_territory
 from ledger.errors import BadInput
-from ledger.services.queries import Holding, Period, available, expiring, who_holds
+from ledger.services.queries import Holding, Period, available, expiring, holdings_in
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -106,12 +106,13 @@ def holders(
     period = _period(on, start, end, as_of)
     engine = env.ledger(recorded_as_of).engine
     with engine.connect() as conn:
-        found = who_holds(conn, territory, period, title_id, rights)
-    if fmt == "json":
-        emit_json_texts(h.json_text() for h in found)
-    else:
-        empty = f"nobody holds rights in {territory.text} then"
-        emit_texts(fmt, map(holding_cells, found), HOLDER_COLUMNS, empty)
+        # Streamed a title at a time: a country-wide answer is never held whole.
+        found = holdings_in(conn, territory, period, title_id, rights)
+        if fmt == "json":
+            emit_json_texts(h.json_text() for h in found)
+        else:
+            empty = f"nobody holds rights in {territory.text} then"
+            emit_texts(fmt, map(holding_cells, found), HOLDER_COLUMNS, empty)
 
 
 def holding_cells(held: Holding) -> tuple[str, ...]:

@@ -199,6 +199,18 @@ def who_holds(
     rights: frozenset[str] | None = None,
 ) -> list[Holding]:
     """Every grant that covers some of `territory` on some day of `period`, by title."""
+    return list(holdings_in(conn, territory, period, title, rights))
+
+
+def holdings_in(
+    conn: Connection,
+    territory: TerritoryExpr,
+    period: Period,
+    title: str | None = None,
+    rights: frozenset[str] | None = None,
+) -> Iterator[Holding]:
+    """`who_holds`, streamed a title at a time: memory holds one title's holdings, however
+    many the answer has (`WW` at a million grants: hundreds of thousands)."""
     asked = territory.countries
     codes: set[str] = set()
     for country in asked:
@@ -255,7 +267,7 @@ def who_holds(
     # way while the answer is built (new, acyclic tuples).
     facts = _FactsOf(asked, rights)
     days = _Days()
-    holdings: list[Holding] = []
+    holdings: list[Holding] = []  # of the current title, in order
     title_facts: list[_Facts] = []  # of the current title's holdings, in order
     title_owners: dict[str, frozenset[str]] = _NO_OWNERS
     current: str | None = None
@@ -279,6 +291,8 @@ def who_holds(
             if title_id != current:
                 if sublicensed:
                     _chain_sublicences(holdings, title_facts, title_owners)
+                yield from holdings
+                holdings = []
                 sublicensed = False
                 title_facts.clear()
                 title_owners = owners.get(title_id, _NO_OWNERS)
@@ -315,7 +329,7 @@ def who_holds(
             )
         if sublicensed:
             _chain_sublicences(holdings, title_facts, title_owners)
-    return holdings
+        yield from holdings
 
 
 def _chain_sublicences(
