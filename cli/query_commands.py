@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 
 import click
@@ -20,7 +21,7 @@ from cli.output import (
 from cli.params import DATE, RIGHTS, TERRITORY, WITHIN
 from ledger.domain.territories import TerritoryExpr, parse_territory
 from ledger.errors import BadInput
-from ledger.services.queries import Holding, Period, available, expiring, holdings_in
+from ledger.services.queries import Holding, Period, available, expiries_in, holdings_in
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -246,12 +247,14 @@ def expiries(
     day = as_of or today()
     engine = env.ledger(recorded_as_of).engine
     with engine.connect() as conn:
-        found = expiring(conn, day, within)
-    if not found and quiet_if_none:
-        return
-    rows = [e.as_json() for e in found]
-    empty = f"nothing expires from {day} through {within} days later"
-    if output is None:
-        emit(fmt, rows, EXPIRY_COLUMNS, empty)
-        return
-    write_atomically(output, lambda out: emit(fmt, rows, EXPIRY_COLUMNS, empty, out))
+        # Streamed, soonest first: a report over years of a large ledger is never held.
+        found = expiries_in(conn, day, within)
+        first = next(found, None)
+        if first is None and quiet_if_none:
+            return
+        rows = (e.as_json() for e in chain(() if first is None else (first,), found))
+        empty = f"nothing expires from {day} through {within} days later"
+        if output is None:
+            emit(fmt, rows, EXPIRY_COLUMNS, empty)
+            return
+        write_atomically(output, lambda out: emit(fmt, rows, EXPIRY_COLUMNS, empty, out))

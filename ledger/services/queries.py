@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -593,7 +594,15 @@ KIND_ORDER = {"grant": 0, "holdback": 1, "notice": 2}
 
 
 def expiring(conn: Connection, as_of: date, within_days: int) -> list[Expiry]:
-    """Grants, holdbacks and notice dates that end from `as_of` through `as_of + within_days`."""
+    """Grants, holdbacks and notice dates that end from `as_of` through `as_of + within_days`,
+    soonest first (on one day: grants, then holdbacks, then notices, each by grant)."""
+    return list(expiries_in(conn, as_of, within_days))
+
+
+def expiries_in(conn: Connection, as_of: date, within_days: int) -> Iterator[Expiry]:
+    """`expiring`, streamed: each kind is read in that order from its own index on the
+    day, and the three are merged as they come, so that a report over years of a large
+    ledger is never held whole."""
     horizon = as_of + timedelta(days=within_days)
     base = (
         G.c.id,
@@ -603,46 +612,39 @@ def expiring(conn: Connection, as_of: date, within_days: int) -> list[Expiry]:
         G.c.agreement_ref,
         A.c.status,
     )
-    rows: list[Expiry] = []
+    joined = G.join(A, A.c.ref == G.c.agreement_ref)
+    streamed = conn.execution_options(yield_per=2000)
 
-    def add(kind: str, row: Any, rights: str, territory: str, end: date) -> None:
-        rows.append(
-            Expiry(
+    def ending(kind: str, source: Any, rights: Any, territory: Any, day: Any) -> Iterator[Expiry]:
+        query = (
+            select(*base, rights, territory, day)
+            .select_from(source)
+            .where(and_(day >= as_of, day <= horizon))
+            .order_by(day, G.c.id)
+        )
+        for row in streamed.execute(query):
+            end = row[-1]
+            yield Expiry(
                 kind=kind,
                 grant=grant_label(row.id),
                 title=row.title_id,
                 grantee=row.grantee_id,
                 reverts_to=row.grantor_id,
-                rights=RIGHTS.compact(rights_of(rights)),
-                territory=compact(countries_of(territory)),
+                rights=RIGHTS.compact(rights_of(row[-3])),
+                territory=compact(countries_of(row[-2])),
                 end=end,
                 days_left=(end - as_of).days,
                 agreement=row.agreement_ref,
                 status=row.status,
             )
-        )
 
-    joined = G.join(A, A.c.ref == G.c.agreement_ref)
-    for row in conn.execute(
-        select(*base, G.c.rights, G.c.territory, G.c.last_day)
-        .select_from(joined)
-        .where(and_(G.c.last_day >= as_of, G.c.last_day <= horizon))
-    ):
-        add("grant", row, row.rights, row.territory, row.last_day)
-    for row in conn.execute(
-        select(*base, H.c.rights, H.c.territory, H.c.last_day)
-        .select_from(joined.join(H, H.c.grant_id == G.c.id))
-        .where(and_(H.c.last_day >= as_of, H.c.last_day <= horizon))
-    ):
-        add("holdback", row, row.rights, row.territory, row.last_day)
-    for row in conn.execute(
-        select(*base, G.c.rights, G.c.territory, G.c.notice_on)
-        .select_from(joined)
-        .where(and_(G.c.notice_on >= as_of, G.c.notice_on <= horizon))
-    ):
-        add("notice", row, row.rights, row.territory, row.notice_on)
-    rows.sort(key=lambda e: (e.end, KIND_ORDER[e.kind], int(e.grant[1:])))
-    return rows
+    yield from heapq.merge(
+        ending("grant", joined, G.c.rights, G.c.territory, G.c.last_day),
+        ending("holdback", joined.join(H, H.c.grant_id == G.c.id), H.c.rights, H.c.territory,
+               H.c.last_day),
+        ending("notice", joined, G.c.rights, G.c.territory, G.c.notice_on),
+        key=lambda e: (e.end, KIND_ORDER[e.kind], int(e.grant[1:])),
+    )  # fmt: skip
 
 
 # -- grant listings ------------------------------------------------------------------

@@ -390,6 +390,33 @@ def test_expiries_list_holdbacks_and_notice_dates_soonest_first(run: Run) -> Non
     ]
 
 
+def test_expiries_on_one_day_list_grants_then_holdbacks_then_notices_each_by_grant(
+    run: Run,
+) -> None:
+    seed_real(run, status="signed")
+    run("agreement", "add", "TH-2", "--parties", "real-producer,iqiyi", "--status", "signed")
+    # G2 ends on 2027-03-31 with a holdback to the same day; G3 ends then too and gives
+    # notice on 2027-02-15, as G4 does while it ends later.
+    for rights, end, *extra in (
+        ("svod", "2027-03-31", "--holdback", "avod@CN@2027-03-31"),
+        ("est", "2027-03-31", "--notice", "2027-02-15"),
+        ("tvod", "2027-06-30", "--notice", "2027-02-15"),
+    ):
+        add_grant(
+            run, "TH-2", "real-producer", "iqiyi", rights, "KR", "2027-01-01", end,
+            "exclusive", *extra,
+        )  # fmt: skip
+    hits = as_json(run("expiries", "--within", "1y", "--as-of", "2027-01-10", "--format", "json"))
+    assert [(e["end"], e["kind"], e["grant"]) for e in hits] == [
+        ("2027-02-15", "notice", "G3"),
+        ("2027-02-15", "notice", "G4"),
+        ("2027-03-31", "grant", "G2"),
+        ("2027-03-31", "grant", "G3"),
+        ("2027-03-31", "holdback", "G2"),
+        ("2027-06-30", "grant", "G4"),
+    ]
+
+
 def test_a_terminated_grant_appears_at_its_termination_day_not_its_old_end(run: Run) -> None:
     seed_real(run, status="signed")
     run("grant", "terminate", "G1", "--on", "2025-01-31", "--reason", "settlement")
