@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -23,40 +26,78 @@ P = Party.__table__
 T = Title.__table__
 
 
-def parties(engine: Engine) -> list[dict[str, Any]]:
+def parties(engine: Engine) -> Iterator[dict[str, Any]]:
     with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(select(P).order_by(P.c.id))]
+        for row in conn.execution_options(yield_per=2000).execute(select(P).order_by(P.c.id)):
+            yield dict(row._mapping)
 
 
-def titles(engine: Engine) -> list[dict[str, Any]]:
+def titles(engine: Engine) -> Iterator[dict[str, Any]]:
     with engine.connect() as conn:
-        owners: dict[str, list[str]] = {}
-        for o in conn.execute(select(OWN).order_by(OWN.c.title_id, OWN.c.position)):
-            share = f":{o.share:g}%" if o.share is not None else ""
-            owners.setdefault(o.title_id, []).append(f"{o.party_id}:{o.territory}{share}")
-        return [
-            {**r._mapping, "parent": r.parent_id, "owners": owners.get(r.id, [])}
-            for r in conn.execute(select(T).order_by(T.c.id))
-        ]
-
-
-def agreements(engine: Engine) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        members: dict[str, list[str]] = {}
-        for m in conn.execute(select(AP).order_by(AP.c.agreement_ref, AP.c.party_id)):
-            members.setdefault(m.agreement_ref, []).append(m.party_id)
-        counts: dict[str, int] = dict(
-            conn.execute(select(G.c.agreement_ref, func.count()).group_by(G.c.agreement_ref)).all()
+        streamed = conn.execution_options(yield_per=2000)
+        owners = _Groups(
+            streamed.execute(
+                select(OWN.c.title_id, OWN.c.party_id, OWN.c.territory, OWN.c.share).order_by(
+                    OWN.c.title_id, OWN.c.position
+                )
+            )
         )
-        return [
-            {
-                "ref": r.ref,
-                "status": r.status,
-                "parties": members.get(r.ref, []),
-                "signed_on": r.signed_on,
-                "terminated_on": r.terminated_on,
-                "grants": counts.get(r.ref, 0),
-                "note": r.note,
+        for row in streamed.execute(select(T).order_by(T.c.id)):
+            yield {
+                **row._mapping,
+                "parent": row.parent_id,
+                "owners": [
+                    f"{party}:{territory}" + (f":{share:g}%" if share is not None else "")
+                    for _title, party, territory, share in owners.of(row.id)
+                ],
             }
-            for r in conn.execute(select(A).order_by(A.c.ref))
-        ]
+
+
+def agreements(engine: Engine) -> Iterator[dict[str, Any]]:
+    with engine.connect() as conn:
+        streamed = conn.execution_options(yield_per=2000)
+        members = _Groups(
+            streamed.execute(
+                select(AP.c.agreement_ref, AP.c.party_id).order_by(
+                    AP.c.agreement_ref, AP.c.party_id
+                )
+            )
+        )
+        counts = _Groups(
+            streamed.execute(
+                select(G.c.agreement_ref, func.count())
+                .group_by(G.c.agreement_ref)
+                .order_by(G.c.agreement_ref)
+            )
+        )
+        for row in streamed.execute(select(A).order_by(A.c.ref)):
+            yield {
+                "ref": row.ref,
+                "status": row.status,
+                "parties": [party for _ref, party in members.of(row.ref)],
+                "signed_on": row.signed_on,
+                "terminated_on": row.terminated_on,
+                "grants": sum(count for _ref, count in counts.of(row.ref)),
+                "note": row.note,
+            }
+
+
+class _Groups:
+    """The rows of a query ordered by their first column, handed out a key at a time,
+    beside a listing in the same order (a title's owners, an agreement's parties): each
+    listing streams, however many titles or agreements the ledger has.
+
+    Every key of these rows is one of the listing's (a foreign key), and both come in the
+    database's own order, so the rows for a key are next whenever they exist at all."""
+
+    def __init__(self, rows: Iterable[Any]) -> None:
+        self._groups = groupby(rows, key=itemgetter(0))
+        self._next = next(self._groups, None)
+
+    def of(self, key: object) -> list[Any]:
+        """The rows for `key`, the next key in order (none when it has none)."""
+        if self._next is None or self._next[0] != key:
+            return []
+        rows = list(self._next[1])
+        self._next = next(self._groups, None)
+        return rows

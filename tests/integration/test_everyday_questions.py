@@ -529,3 +529,31 @@ def test_a_co_producer_added_as_owner_can_license_its_own_territory(run: Run) ->
     assert as_json(run(*args, expect=0))["clear"]
     owners = as_json(run("title", "list", "--format", "json"))[0]["owners"]
     assert owners == ["real-producer:WW", "china-film:MO:10%"]
+
+
+def test_listings_give_each_agreement_its_parties_and_grants_and_each_title_its_owners(
+    run: Run,
+) -> None:
+    seed_real(run, status="signed")
+    run("party", "add", "a-first", "--name", "First by id")
+    run("title", "add", "another", "--name", "Another", "--owner", "a-first:WW")
+    run("agreement", "add", "AAA-EMPTY", "--parties", "a-first,iqiyi", "--status", "draft")
+    run("agreement", "add", "ZZZ-TWO", "--parties", "real-producer,iqiyi", "--status", "signed")
+    for rights in ("svod", "avod"):
+        add_grant(
+            run, "ZZZ-TWO", "real-producer", "iqiyi", rights, "KR", "2027-01-01", "2027-12-31",
+            "exclusive",
+        )  # fmt: skip
+    listed = as_json(run("agreement", "list", "--format", "json"))
+    assert [(a["ref"], a["parties"], a["grants"]) for a in listed] == [
+        ("AAA-EMPTY", ["a-first", "iqiyi"], 0),
+        ("ALI-REAL-2016", ["alibaba-pictures", "real-producer"], 1),
+        ("ZZZ-TWO", ["iqiyi", "real-producer"], 2),
+    ]
+    titles = as_json(run("title", "list", "--format", "json"))
+    assert [(t["id"], t["owners"]) for t in titles] == [
+        ("another", ["a-first:WW"]),
+        ("real", ["real-producer:WW"]),
+    ]
+    parties = [p["id"] for p in as_json(run("party", "list", "--format", "json"))]
+    assert parties == sorted(parties) and parties[0] == "a-first"
