@@ -73,7 +73,8 @@ def table(
     with tempfile.TemporaryFile() as spool:
         for batch in chain((head,), _batches(rows)):
             widths = _widths(widths, batch)
-            marshal.dump([tuple(text) for text in batch], spool)
+            data = marshal.dumps([tuple(text) for text in batch])
+            spool.write(len(data).to_bytes(8, "little") + data)
         del head
         spool.seek(0)
         _aligned(out, columns, widths, _spooled(spool))
@@ -91,13 +92,10 @@ def _batches(rows: Iterator[Sequence[str]]) -> Iterator[list[Sequence[str]]]:
 
 
 def _spooled(spool: IO[bytes]) -> Iterator[Sequence[str]]:
-    """The rows `table` set aside, batch after batch."""
-    while True:
-        try:
-            batch = marshal.load(spool)
-        except EOFError:
-            return
-        yield from batch
+    """The rows `table` set aside, batch after batch (each read whole: `marshal.load`
+    from a file reads it a few bytes at a time)."""
+    while size := int.from_bytes(spool.read(8), "little"):
+        yield from marshal.loads(spool.read(size))
 
 
 def _aligned(
