@@ -71,13 +71,19 @@ def table(
         _aligned(out, columns, widths, head)
         return
     with tempfile.TemporaryFile() as spool:
-        for batch in chain((head,), _batches(rows)):
-            widths = _widths(widths, batch)
-            data = marshal.dumps([tuple(text) for text in batch])
-            spool.write(len(data).to_bytes(8, "little") + data)
+        _spill(spool, head)
         del head
+        for batch in _batches(rows):
+            widths = _widths(widths, batch)
+            _spill(spool, batch)
         spool.seek(0)
         _aligned(out, columns, widths, _spooled(spool))
+
+
+def _spill(spool: IO[bytes], rows: Sequence[Sequence[str]]) -> None:
+    """`rows` set aside at the end of `spool`, as `_spooled` reads them back."""
+    data = marshal.dumps([tuple(text) for text in rows])
+    spool.write(len(data).to_bytes(8, "little") + data)
 
 
 def _widths(widths: list[int], rows: Sequence[Sequence[str]]) -> list[int]:

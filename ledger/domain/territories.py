@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
 from importlib import resources
@@ -107,13 +107,20 @@ def _load_groups(raw: list[dict[str, Any]]) -> tuple[TerritoryGroup, ...]:
     return tuple(groups)
 
 
-def _load_names(raw: Mapping[str, Any]) -> dict[str, frozenset[str]]:
-    names: dict[str, set[str]] = {}
+def _iso_names() -> Iterator[tuple[str, str]]:
+    """(name, code) for each of pycountry's names of each country: its name, official
+    name and common name."""
     for country in pycountry.countries:
         for attr in ("name", "official_name", "common_name"):
             value = getattr(country, attr, None)
             if value:
-                names.setdefault(_name_key(value), set()).add(country.alpha_2)
+                yield value, country.alpha_2
+
+
+def _load_names(raw: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+    names: dict[str, set[str]] = {}
+    for name, code in _iso_names():
+        names.setdefault(_name_key(name), set()).add(code)
     for name, code in raw["country_names"].items():
         names.setdefault(_name_key(name), set()).add(code)
     # Listed ambiguous names replace whatever pycountry says: "Congo" is the ISO short
@@ -282,12 +289,7 @@ def _names_with_commas() -> tuple[re.Pattern[str], Mapping[str, str]]:
     """A pattern finding the ISO 3166 names that hold a comma ("Korea, Republic of",
     "Virgin Islands, British"), where an item ends after them, and the code of each (by
     the name folded as `_name_key` folds it)."""
-    codes: dict[str, str] = {}
-    for country in pycountry.countries:
-        for attr in ("name", "official_name", "common_name"):
-            value = getattr(country, attr, None)
-            if value and "," in value:
-                codes[value] = country.alpha_2
+    codes = {name: code for name, code in _iso_names() if "," in name}
     alternatives = (
         r"\s*,\s*".join(r"\s+".join(map(re.escape, part.split())) for part in name.split(","))
         for name in sorted(codes, key=len, reverse=True)

@@ -578,10 +578,9 @@ class _Import:
         self.written = 0  # grants checked and written so far
         self.scopes: OrderedDict[str, TitleScope] = OrderedDict()
         self.worldwide = countries_of("WW")
-        # Payload shapes (which optional parts a row has) whose hand-written JSON has
-        # been compared with `canonical_json` once in this import.
-        self.shapes_checked: set[tuple[bool, bool, bool]] = set()
-        self.agreement_body_checked = False
+        # Payload shapes (an agreement's, or which optional parts a grant row has) whose
+        # hand-written JSON has been compared with `canonical_json` once in this import.
+        self.shapes_checked: set[object] = set()
         self.note = f"created by import of {source}"
         """The note on each agreement the import creates."""
         self.note_json = _string(self.note)
@@ -808,22 +807,25 @@ class _Import:
                 "}",
             )
         )
-        if not self.agreement_body_checked:
-            if body != canonical_json(payload):
-                raise AssertionError("an import's hand-written agreement payload drifted")
-            self.agreement_body_checked = True
-        return body
+        return self._checked("agreement", body, lambda: payload)
 
     def _body(self, grant_id: int, spec: GrantSpec) -> str:
         """`canonical_json({"id": grant_id, **spec.as_payload()})`, written out from cached
         pieces; each shape of row is built both ways once, and must agree."""
         if spec.holdbacks or spec.notice_on is not None:
             return canonical_json({"id": grant_id, **spec.as_payload()})
-        body = _row_body(grant_id, spec)
         shape = (bool(spec.external_refs), spec.languages is None, spec.end is None)
+        return self._checked(
+            shape, _row_body(grant_id, spec), lambda: {"id": grant_id, **spec.as_payload()}
+        )
+
+    def _checked(self, shape: object, body: str, payload: Callable[[], object]) -> str:
+        """`body`, a payload's canonical JSON written out by hand; the first of each
+        `shape` in this import is compared with `canonical_json(payload())`, and must
+        agree."""
         if shape not in self.shapes_checked:
-            if body != canonical_json({"id": grant_id, **spec.as_payload()}):
-                raise AssertionError("an import's hand-written grant payload drifted")
+            if body != canonical_json(payload()):
+                raise AssertionError(f"an import's hand-written payload drifted ({shape})")
             self.shapes_checked.add(shape)
         return body
 
@@ -955,25 +957,24 @@ def _named(conn: Connection, key: Any, names: set[str], *more: Any) -> Iterator[
     thread beside its writes, where SQLAlchemy's expanding `IN` costs more than the
     query (with an agreement a row, a tenth of that thread's time)."""
     ordered = sorted(names)
-    if is_sqlite(conn):
-        columns = ", ".join(column.name for column in (key, *more))
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        sql = ""
-        try:
-            for start in range(0, len(ordered), LOOK_UP_BATCH):
-                batch = ordered[start : start + LOOK_UP_BATCH]
-                places = ", ".join("?" * len(batch))
-                sql = f"SELECT {columns} FROM {key.table.name} WHERE {key.name} IN ({places})"
-                yield from cursor.execute(sql, batch)
-        except sqlite3.Error as error:
-            # As SQLAlchemy would have raised it (OperationalError, ...).
-            raise DBAPIError.instance(sql, None, error, sqlite3.Error) from None
-        finally:
-            cursor.close()
+    batches = (ordered[at : at + LOOK_UP_BATCH] for at in range(0, len(ordered), LOOK_UP_BATCH))
+    if not is_sqlite(conn):
+        for batch in batches:
+            yield from conn.execute(select(key, *more).where(key.in_(batch)))
         return
-    for start in range(0, len(ordered), LOOK_UP_BATCH):
-        batch = ordered[start : start + LOOK_UP_BATCH]
-        yield from conn.execute(select(key, *more).where(key.in_(batch)))
+    columns = ", ".join(column.name for column in (key, *more))
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    sql = ""
+    try:
+        for batch in batches:
+            places = ", ".join("?" * len(batch))
+            sql = f"SELECT {columns} FROM {key.table.name} WHERE {key.name} IN ({places})"
+            yield from cursor.execute(sql, batch)
+    except sqlite3.Error as error:
+        # As SQLAlchemy would have raised it (OperationalError, ...).
+        raise DBAPIError.instance(sql, None, error, sqlite3.Error) from None
+    finally:
+        cursor.close()
 
 
 def export_rows(conn: Connection) -> Iterator[GrantRow]:
