@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ from ledger.errors import BadInput, SchemaOutOfDate
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy import CursorResult
+    from sqlalchemy.sql.base import Executable
 
 # The newest migration. Every command compares the database with it before it starts,
 # without loading Alembic (a fifth of a command's start-up); a test keeps it equal to
@@ -52,6 +55,35 @@ def resolve_url(url: str | None) -> str:
 
 def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def driver_rows(conn: Connection, query: Executable, batch: int = 2000) -> Iterator[Any]:
+    """The rows of `query`, for a read of tens of thousands of rows whose values are
+    taken as they come: read `batch` at a time, and passed on in C (no Python frame
+    a row).
+
+    On SQLite, as its driver makes them: plain tuples (a date is text). The statement is
+    still compiled, cached and run by SQLAlchemy, but its `Row` for each row is skipped:
+    for a country-wide `holders` at a million grants, a tenth of its time. Elsewhere,
+    SQLAlchemy's rows, from a server-side cursor."""
+    if not is_sqlite(conn):
+        result = conn.execution_options(yield_per=batch).execute(query)
+        return chain.from_iterable(result.partitions())
+    return chain.from_iterable(_driver_batches(conn.execute(query), batch))
+
+
+def _driver_batches(result: CursorResult[Any], batch: int) -> Iterator[Sequence[Any]]:
+    """The driver's rows of a SQLite `result`, `batch` at a time. Without `yield_per`,
+    SQLAlchemy has read none of them (its buffered strategy reads a first one ahead), and
+    SQLite's driver steps through the query as they are fetched. A driver error while
+    they are read is raised as SQLAlchemy would raise it."""
+    try:
+        while rows := result.cursor.fetchmany(batch):
+            yield rows
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(None, None, error, sqlite3.Error) from None
+    finally:
+        result.close()
 
 
 def lock_timeout_seconds() -> float:
