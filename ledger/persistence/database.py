@@ -57,6 +57,17 @@ def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def streamed(
+    conn: Connection, query: Executable, batch: int = 2000
+) -> CursorResult[*tuple[Any, ...]]:
+    """The rows of `query`, read `batch` at a time (a server-side cursor where there is one).
+
+    Asked of this statement alone: `Connection.execution_options` changes the connection
+    in place, and every later statement on it would stream too (on SQLite, with a row
+    read ahead by SQLAlchemy that `driver_rows` would never see)."""
+    return conn.execute(query, execution_options={"yield_per": batch})
+
+
 def driver_rows(conn: Connection, query: Executable, batch: int = 2000) -> Iterator[Any]:
     """The rows of `query`, for a read of tens of thousands of rows whose values are
     taken as they come: read `batch` at a time, and passed on in C (no Python frame
@@ -67,9 +78,10 @@ def driver_rows(conn: Connection, query: Executable, batch: int = 2000) -> Itera
     for a country-wide `holders` at a million grants, a tenth of its time. Elsewhere,
     SQLAlchemy's rows, from a server-side cursor."""
     if not is_sqlite(conn):
-        result = conn.execution_options(yield_per=batch).execute(query)
-        return chain.from_iterable(result.partitions())
-    return chain.from_iterable(_driver_batches(conn.execute(query), batch))
+        return chain.from_iterable(streamed(conn, query, batch).partitions())
+    # Not streamed by SQLAlchemy, even where the caller's connection asks it to be.
+    result = conn.execute(query, execution_options={"stream_results": False, "yield_per": 0})
+    return chain.from_iterable(_driver_batches(result, batch))
 
 
 def _driver_batches(result: CursorResult[Any], batch: int) -> Iterator[Sequence[Any]]:

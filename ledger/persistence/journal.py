@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Connection, Table, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
+from ledger.persistence.database import streamed
 from ledger.persistence.schema import JournalEntry
 
 GENESIS = "0" * 64
@@ -323,8 +324,7 @@ def entries(conn: Connection, up_to: str | None = None, batch: int = 5000) -> It
     query = select(J).order_by(J.c.seq)
     if up_to is not None:
         query = query.where(J.c.recorded_at <= up_to)
-    result = conn.execution_options(yield_per=batch).execute(query)
-    for row in result:
+    for row in streamed(conn, query, batch):
         yield Entry(**row._asdict())
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from ledger.errors import BadInput, LedgerError, Refused
-from ledger.persistence.database import immediate, upgrade
+from ledger.persistence.database import immediate, streamed, upgrade
 from ledger.persistence.journal import (
     GENESIS,
     JOURNAL_LOCK,
@@ -263,7 +263,7 @@ def _rows(conn: Connection, table: Table, stored: bool) -> Iterator[tuple[Any, .
         query = query.order_by(*(sql_column(c.name) for c in table.primary_key.columns))
     else:
         query = select(table).order_by(*_ordered_key(table, conn.dialect.name))
-    for row in conn.execution_options(yield_per=5000).execute(query):
+    for row in streamed(conn, query, 5000):
         yield tuple(row)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from ledger.persistence.database import streamed
 from ledger.persistence.schema import (
     Agreement,
     AgreementParty,
@@ -28,21 +29,21 @@ T = Title.__table__
 
 def parties(engine: Engine) -> Iterator[dict[str, Any]]:
     with engine.connect() as conn:
-        for row in conn.execution_options(yield_per=2000).execute(select(P).order_by(P.c.id)):
+        for row in streamed(conn, select(P).order_by(P.c.id)):
             yield dict(row._mapping)
 
 
 def titles(engine: Engine) -> Iterator[dict[str, Any]]:
     with engine.connect() as conn:
-        streamed = conn.execution_options(yield_per=2000)
         owners = _Groups(
-            streamed.execute(
+            streamed(
+                conn,
                 select(OWN.c.title_id, OWN.c.party_id, OWN.c.territory, OWN.c.share).order_by(
                     OWN.c.title_id, OWN.c.position
-                )
+                ),
             )
         )
-        for row in streamed.execute(select(T).order_by(T.c.id)):
+        for row in streamed(conn, select(T).order_by(T.c.id)):
             yield {
                 **row._mapping,
                 "parent": row.parent_id,
@@ -55,22 +56,23 @@ def titles(engine: Engine) -> Iterator[dict[str, Any]]:
 
 def agreements(engine: Engine) -> Iterator[dict[str, Any]]:
     with engine.connect() as conn:
-        streamed = conn.execution_options(yield_per=2000)
         members = _Groups(
-            streamed.execute(
+            streamed(
+                conn,
                 select(AP.c.agreement_ref, AP.c.party_id).order_by(
                     AP.c.agreement_ref, AP.c.party_id
-                )
+                ),
             )
         )
         counts = _Groups(
-            streamed.execute(
+            streamed(
+                conn,
                 select(G.c.agreement_ref, func.count())
                 .group_by(G.c.agreement_ref)
-                .order_by(G.c.agreement_ref)
+                .order_by(G.c.agreement_ref),
             )
         )
-        for row in streamed.execute(select(A).order_by(A.c.ref)):
+        for row in streamed(conn, select(A).order_by(A.c.ref)):
             yield {
                 "ref": row.ref,
                 "status": row.status,

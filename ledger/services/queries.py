@@ -18,7 +18,7 @@ from ledger.domain.grants import parse_end
 from ledger.domain.rights import RIGHTS
 from ledger.domain.territories import TerritoryExpr, compact, groups_containing
 from ledger.errors import BadInput, NotFound
-from ledger.persistence.database import driver_rows
+from ledger.persistence.database import driver_rows, streamed
 from ledger.persistence.schema import (
     FIRST_DAY,
     LAST_DAY,
@@ -614,7 +614,6 @@ def expiries_in(conn: Connection, as_of: date, within_days: int) -> Iterator[Exp
         A.c.status,
     )
     joined = G.join(A, A.c.ref == G.c.agreement_ref)
-    streamed = conn.execution_options(yield_per=2000)
 
     def ending(kind: str, source: Any, rights: Any, territory: Any, day: Any) -> Iterator[Expiry]:
         query = (
@@ -623,7 +622,7 @@ def expiries_in(conn: Connection, as_of: date, within_days: int) -> Iterator[Exp
             .where(and_(day >= as_of, day <= horizon))
             .order_by(day, G.c.id)
         )
-        for row in streamed.execute(query):
+        for row in streamed(conn, query):
             end = row[-1]
             yield Expiry(
                 kind=kind,
@@ -668,7 +667,7 @@ def grant_records(
         query = query.where(or_(G.c.grantor_id == party, G.c.grantee_id == party))
     if grant_id is not None:
         query = query.where(G.c.id == grant_id)
-    for row in conn.execution_options(yield_per=2000).execute(query):
+    for row in streamed(conn, query):
         yield {
             "grant": grant_label(row.id),
             "agreement": row.agreement_ref,

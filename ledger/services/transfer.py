@@ -51,7 +51,7 @@ from ledger.errors import BadInput, LedgerError
 from ledger.io.csv_format import iter_csv, iter_titles
 from ledger.io.order import file_in_check_order, in_check_order
 from ledger.io.rows import BadRows, GrantRow, RowErrors
-from ledger.persistence.database import is_sqlite
+from ledger.persistence.database import is_sqlite, streamed
 from ledger.persistence.journal import canonical_json
 from ledger.persistence.schema import (
     Agreement,
@@ -982,7 +982,7 @@ def export_rows(conn: Connection) -> Iterator[GrantRow]:
     names = {r.id: r.name for r in conn.execute(select(P.c.id, P.c.name))}
     title_names = {r.id: r.name for r in conn.execute(select(T.c.id, T.c.name))}
     query = select(G, A.c.standing).join(A, A.c.ref == G.c.agreement_ref).order_by(G.c.id)
-    for row in conn.execution_options(yield_per=2000).execute(query):
+    for row in streamed(conn, query):
         refs = json.loads(row.external_refs) if row.external_refs else {}
         yield GrantRow(
             row=row.id,

@@ -1,14 +1,19 @@
-"""Who holds it, what is free, what expires: asked of a ledger built only through the CLI."""
+"""Who holds it, what is free, what expires: asked of a ledger built only through the CLI
+(and, where a connection carries several questions, of the services beneath it)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 from click.testing import Result
 
+from ledger.domain.territories import parse_territory
+from ledger.persistence.database import make_engine
+from ledger.services.queries import Period, expiring, who_holds
 from tests.conftest import as_json, grant_add, seed_real
 
 Run = Callable[..., Result]
@@ -337,6 +342,23 @@ def test_expiries_include_a_grant_ending_on_the_horizon_but_not_the_day_after(ru
     assert hits[0]["reverts_to"] == "real-producer"
     none = as_json(run("expiries", "--within", "29d", "--as-of", "2026-12-01", "--format", "json"))
     assert none == []
+
+
+def test_holders_asked_after_expiries_on_one_connection_lose_no_holding(
+    run: Run, db_url: str
+) -> None:
+    seed_real(run, status="signed")
+    china, day = parse_territory("CN"), Period(date(2020, 3, 1), date(2020, 3, 1))
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            alone = who_holds(conn, china, day)
+        with engine.connect() as conn:
+            assert list(expiring(conn, date(2020, 1, 1), 3650))
+            after = who_holds(conn, china, day)
+    finally:
+        engine.dispose()
+    assert alone and after == alone
 
 
 def test_an_open_ended_grant_never_appears_in_expiries(run: Run) -> None:
