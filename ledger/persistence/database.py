@@ -88,12 +88,12 @@ def _driver_batches(result: CursorResult[Any], batch: int) -> Iterator[Sequence[
     """The driver's rows of a SQLite `result`, `batch` at a time. Without `yield_per`,
     SQLAlchemy has read none of them (its buffered strategy reads a first one ahead), and
     SQLite's driver steps through the query as they are fetched. A driver error while
-    they are read is raised as SQLAlchemy would raise it."""
+    they are read is raised as SQLAlchemy would raise it, with the statement."""
     try:
         while rows := result.cursor.fetchmany(batch):
             yield rows
     except sqlite3.Error as error:
-        raise DBAPIError.instance(None, None, error, sqlite3.Error) from None
+        raise DBAPIError.instance(result.context.statement, None, error, sqlite3.Error) from None
     finally:
         result.close()
 

@@ -185,8 +185,8 @@ class JournalWriter:
 
         What an entry shares with the writer's others is made once: the opening up to the
         payload (by kind) and the keys from the reason to the sequence number (by reason,
-        the time being the writer's): a fifth of the hash's cost, a grant's share of a
-        bulk import's."""
+        the time being the writer's): a fifth of the hash's cost, and a bulk import
+        hashes an entry a grant."""
         opening = self._openings.get(kind)
         middle = self._middles.get(reason)
         first = opening is None or middle is None
