@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import marshal
 import os
@@ -11,6 +12,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import chain, islice
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, TextIO, TypeVar
 
@@ -87,9 +89,12 @@ def _spill(spool: IO[bytes], rows: Sequence[Sequence[str]]) -> None:
 
 
 def _widths(widths: list[int], rows: Sequence[Sequence[str]]) -> list[int]:
-    """`widths` widened to the cells of `rows`, column by column."""
-    columns = zip(*rows, strict=True)
-    return [max(width, *map(len, cells)) for width, cells in zip(widths, columns, strict=True)]
+    """`widths` widened to the cells of `rows`, column by column (a column read straight
+    from the rows: transposing them first costs three times as much)."""
+    return [
+        max(width, max(map(len, map(itemgetter(column), rows)), default=0))
+        for column, width in enumerate(widths)
+    ]
 
 
 def _batches(rows: Iterator[Sequence[str]]) -> Iterator[list[Sequence[str]]]:
@@ -163,9 +168,35 @@ def emit_csv(
     texts: Iterable[Sequence[str]], columns: Sequence[str], out: TextIO | None = None
 ) -> None:
     """Rows already as their cells' texts, in `columns` order, as CSV (streamed)."""
-    writer = csv.writer(out or sys.stdout, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(texts)
+    write_lines(out, csv_lines(chain((columns,), texts)))
+
+
+def csv_lines(rows: Iterable[Sequence[str]]) -> Iterator[str]:
+    """Rows of texts as the lines `csv.writer(stream, lineterminator="\\n")` writes, each
+    without its line end.
+
+    Joined with commas when no cell needs quoting (no comma, quote or line break in
+    any), which is nearly every row of a ledger's listing: for tens of thousands of rows
+    several times quicker than the writer, which looks at each character of each cell.
+    Any other row is written by `csv.writer` itself."""
+    quoted = io.StringIO()
+    writer = csv.writer(quoted, lineterminator="\n")  # which cells it quotes depends on it
+    join = ",".join
+    for cells in rows:
+        line = join(cells)
+        if (
+            line.count(",") == len(cells) - 1
+            and '"' not in line
+            and "\n" not in line
+            and "\r" not in line
+            and line  # one empty cell alone is written `""`
+        ):
+            yield line
+        else:
+            quoted.seek(0)
+            quoted.truncate()
+            writer.writerow(cells)
+            yield quoted.getvalue()[:-1]
 
 
 def emit(
