@@ -78,21 +78,23 @@ class Holding(NamedTuple):
     """
 
     title: str
-    rights: tuple[str, ...]
-    matching_rights: tuple[str, ...]
     holder: str
     grantor: str
-    exclusivity: str
     grant: str
     agreement: str
     status: str
-    territory: str
-    countries: tuple[str, ...]
     start: date | None
     end: date | None
     start_tbd: str | None
     """The start as written while its day is not known (`theatrical+90d`), else None."""
     chain: tuple[str, ...]
+    # What the grant's rights, territory and exclusivity show, last: the holdings of a
+    # kind share these five as one tuple (`_Facts.shown_fields`).
+    rights: tuple[str, ...]
+    matching_rights: tuple[str, ...]
+    exclusivity: str
+    territory: str
+    countries: tuple[str, ...]
 
     @property
     def pending(self) -> bool:
@@ -303,11 +305,12 @@ def holdings_in(
                 title_facts.clear()
                 title_owners = owners.get(title_id, _NO_OWNERS)
                 current = title_id
-            fact = facts[kind]
-            if fact is None or not fact.shown:
+            known = facts[kind]
+            if known is None:
                 continue
+            fact, overlap, shown_fields = known
             owned = title_owners.get(grantor)
-            if owned is not None and not owned.isdisjoint(fact.overlap):
+            if owned is not None and not owned.isdisjoint(overlap):
                 chain = _chain_of(grantor, holder)
             else:
                 chain = ()  # a sublicence: the grant above it may come later
@@ -319,23 +322,19 @@ def holdings_in(
                 # a country-wide answer's time.
                 tuple.__new__(
                     Holding,
-                    (
+                    (  # noqa: RUF005 (a concatenation is quicker than `*shown_fields`)
                         title_id,
-                        fact.held_text,
-                        fact.shown_text,
                         holder,
                         grantor,
-                        fact.exclusivity,
                         grant_label(grant_id),
                         agreement,
                         statuses.get(agreement, "signed"),
-                        fact.territory,
-                        fact.countries,
                         first,
                         days[to_day],
                         start,
                         chain,
-                    ),
+                    )
+                    + shown_fields,
                 )
             )
         if sublicensed:
@@ -423,18 +422,25 @@ def _owners(conn: Connection, title: str | None) -> dict[str, dict[str, frozense
     return owners
 
 
-class _FactsOf(dict[str, "_Facts | None"]):
+_Known = tuple["_Facts", frozenset[str], tuple[Any, ...]]
+"""A kind's facts, with the two a holding's row takes from them: its overlap and the
+holding's last fields (`_Facts.shown_fields`). A plain tuple: unpacked at once a row."""
+
+
+class _FactsOf(dict[str, "_Known | None"]):
     """A packed (rights, territory, exclusivity) as what it means for one holders
-    question (None: it covers none of the asked countries); each kind worked out once."""
+    question (None: it covers none of the asked countries, or none of the asked rights);
+    each kind worked out once."""
 
     def __init__(self, asked: frozenset[str], rights: frozenset[str] | None) -> None:
         super().__init__()
         self.asked, self.rights = asked, rights
 
-    def __missing__(self, kind: str) -> _Facts | None:
+    def __missing__(self, kind: str) -> _Known | None:
         rights_text, territory, exclusivity = kind.split(_SEPARATOR)
-        self[kind] = fact = _facts(territory, rights_text, exclusivity, self.asked, self.rights)
-        return fact
+        fact = _facts(territory, rights_text, exclusivity, self.asked, self.rights)
+        self[kind] = known = None if fact is None else (fact, fact.overlap, fact.shown_fields)
+        return known
 
 
 class _Facts(NamedTuple):
@@ -443,11 +449,9 @@ class _Facts(NamedTuple):
     overlap: frozenset[str]  # the asked countries the grant covers
     held: frozenset[str]  # its rights
     shown: frozenset[str]  # those asked about (all of them when none were asked)
-    held_text: tuple[str, ...]
-    shown_text: tuple[str, ...]
-    territory: str  # compact
-    countries: tuple[str, ...]  # the overlap, sorted
-    exclusivity: str
+    shown_fields: tuple[tuple[str, ...], tuple[str, ...], str, str, tuple[str, ...]]
+    """A holding's last fields: its rights and matching rights (compact), exclusivity,
+    territory (compact) and countries (the overlap, sorted)."""
 
 
 def _facts(
@@ -457,20 +461,26 @@ def _facts(
     asked: frozenset[str],
     rights: frozenset[str] | None,
 ) -> _Facts | None:
+    """None when the grant covers none of the asked countries or none of the asked
+    rights: no holding."""
     overlap = countries_of(territory) & asked
     if not overlap:
         return None
     held = rights_of(rights_text)
     shown = held if rights is None else held & rights
+    if not shown:
+        return None
     return _Facts(
         overlap,
         held,
         shown,
-        _compact_rights(held),
-        _compact_rights(shown),
-        _compact_territory(territory),
-        tuple(sorted(overlap)),
-        exclusivity,
+        (
+            _compact_rights(held),
+            _compact_rights(shown),
+            exclusivity,
+            _compact_territory(territory),
+            tuple(sorted(overlap)),
+        ),
     )
 
 
