@@ -241,8 +241,8 @@ def _warn_unshown(unshown: int) -> None:
 
 
 def _sorting(name: str) -> None:
-    """Say why the bar stands still: the whole file is sorted before a row is checked."""
-    click.echo(f"\n{name} is not grouped by title: sorting its rows by title first", err=True)
+    """Say why the bar stands still: the whole file is indexed before a row is checked."""
+    click.echo(f"\n{name} is not grouped by title: finding each title's rows first", err=True)
 
 
 def _format_of(file: Path) -> str:

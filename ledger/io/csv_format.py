@@ -9,11 +9,18 @@ so one run of `import` or `check --file` shows every problem in the file.
 
 from __future__ import annotations
 
+import codecs
 import csv
-from collections.abc import Iterable, Iterator, Sequence
+import io
+import operator
+import os
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
+from itertools import accumulate
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from ledger.errors import BadInput
 from ledger.io.rows import GrantRow, RowErrors
@@ -57,22 +64,118 @@ def iter_csv(path: Path, errors: list[tuple[int, str]]) -> Iterator[GrantRow]:
     each malformed one is added to `errors` as (line, problem). A file that cannot be
     read at all (not UTF-8, no header, a missing column) raises `BadInput`."""
     with _records(path) as (header, columns, reader):
-        make_row = _RowMaker(header, columns)
+        make_row = _RowMaker(header, columns, errors)
         line_after_previous = reader.line_num
         for record in reader:
             # A record may span lines (a quoted line break): report where it starts.
             line = line_after_previous + 1
             line_after_previous = reader.line_num
             row = make_row(record, line)
-            if row is None:
-                if not any(cell.strip() for cell in record):
-                    continue
-                row, problem = _make_row(record, line, header, columns)
-                if problem:
-                    errors.append((line, problem))
-                    continue
             if row is not None:
                 yield row
+
+
+def iter_csv_by_title(path: Path, errors: list[tuple[int, str]]) -> Iterator[GrantRow]:
+    """`iter_csv`'s rows grouped by title: the titles in the order the file first names
+    them, each title's rows in file order, with their own row numbers.
+
+    For a file not grouped by title, in two passes and little memory: the first reads
+    each record's title and where in the file it starts (a few arrays of numbers: about
+    30 MB at a million rows), the second reads each title's records from those places,
+    by their byte offsets, and parses them as `iter_csv` would. Beside sorting the
+    parsed rows on disk, this costs a third."""
+    line_starts = array("q")
+    with _records(path, partial(_counted, line_starts, _bom_size(path))) as (
+        header,
+        columns,
+        reader,
+    ):
+        position = columns["title"]
+        numbers: dict[str, int] = {}
+        titles = array("l")  # a record's title, by its number in order of first mention
+        first_lines = array("q")  # the index of a record's first line
+        line_after_previous = reader.line_num
+        for record in reader:
+            first_lines.append(line_after_previous)
+            line_after_previous = reader.line_num
+            title = record[position].strip() if len(record) > position else ""
+            titles.append(numbers.setdefault(title, len(numbers)))
+        delimiter = reader.dialect.delimiter
+    indexed = _version(os.stat(path))
+    starts = array("q", map(line_starts.__getitem__, first_lines))
+    sizes = array("q", map(operator.sub, starts[1:], starts))
+    sizes.append(line_starts[-1] - starts[-1] if starts else 0)
+    del line_starts
+    make_row = _RowMaker(header, columns, errors)
+    changed = BadInput(f"{path.name} changed while it was read: import it again once saved")
+    with path.open("rb", buffering=0) as stream:
+        read_at = _reader_at(stream)
+        for group in _grouped(titles, len(numbers)):
+            try:
+                text = b"".join([read_at(sizes[r], starts[r]) for r in group]).decode()
+                records = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+                numbered = list(zip(group, records, strict=True))
+            except (ValueError, csv.Error):  # a record cut or joined: not the file indexed
+                raise changed from None
+            for r, record in numbered:
+                row = make_row(record, first_lines[r] + 1)
+                if row is not None:
+                    yield row
+        # Rows read from a file changed in place are not the file's rows: the import,
+        # all or nothing, fails rather than record them.
+        if _version(os.fstat(stream.fileno())) != indexed:
+            raise changed
+
+
+def _reader_at(stream: BinaryIO) -> Callable[[int, int], bytes]:
+    """`read_at(size, offset)`: `size` bytes of `stream` from `offset`, by `os.pread` (one
+    system call), or by a seek and a read where there is none (Windows)."""
+    if hasattr(os, "pread"):
+        return partial(os.pread, stream.fileno())
+
+    def read_at(size: int, offset: int) -> bytes:
+        stream.seek(offset)
+        return stream.read(size)
+
+    return read_at
+
+
+def _version(status: os.stat_result) -> tuple[int, int]:
+    """What tells one version of a file from the next: its size and modification time."""
+    return status.st_size, status.st_mtime_ns
+
+
+def _bom_size(path: Path) -> int:
+    """The bytes of the UTF-8 byte order mark the file starts with (which `utf-8-sig`
+    leaves out of its first line): 3 or 0."""
+    with path.open("rb") as stream:
+        return len(codecs.BOM_UTF8) if stream.read(3) == codecs.BOM_UTF8 else 0
+
+
+def _counted(starts: array[int], offset: int, lines: Iterable[str]) -> Iterator[str]:
+    """`lines`, each one's byte offset in the file appended to `starts` as it passes (and
+    the end of the file after the last)."""
+    for line in lines:
+        starts.append(offset)
+        offset += len(line) if line.isascii() else len(line.encode())
+        yield line
+    starts.append(offset)
+
+
+def _grouped(titles: array[int], count: int) -> Iterator[array[int]]:
+    """The records' indexes, a title at a time (`titles[r]` numbers record r's title,
+    `count` of them), in file order within each: a counting sort."""
+    sizes = [0] * count
+    for title in titles:
+        sizes[title] += 1
+    ends = list(accumulate(sizes))
+    order = array("q", bytes(8 * len(titles)))
+    places = [end - size for end, size in zip(ends, sizes, strict=True)]
+    for record, title in enumerate(titles):
+        order[places[title]] = record
+        places[title] += 1
+    for end, size in zip(ends, sizes, strict=True):
+        yield order[end - size : end]
 
 
 def iter_titles(path: Path) -> Iterator[str]:
@@ -86,16 +189,20 @@ def iter_titles(path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def _records(path: Path) -> Iterator[tuple[list[str], dict[str, int], _Reader]]:
-    """The header, its columns by name and a reader of the records after it; a file that
-    cannot be read (not UTF-8, no header, a missing column) raises `BadInput`, while the
-    records are read too."""
+def _records(
+    path: Path, lines: Callable[[Iterable[str]], Iterator[str]] | None = None
+) -> Iterator[tuple[list[str], dict[str, int], _Reader]]:
+    """The header, its columns by name and a reader of the records after it (of the
+    file's lines passed through `lines`, when given); a file that cannot be read (not
+    UTF-8, no header, a missing column) raises `BadInput`, while the records are read
+    too."""
     name = path.name
     try:
         # utf-8-sig drops the BOM Excel writes; newline="" lets csv handle CRLF and
         # line breaks inside quoted cells.
         with path.open(encoding="utf-8-sig", newline="") as stream:
-            reader = csv.reader(stream, delimiter=_delimiter(stream))
+            delimiter = _delimiter(stream)
+            reader = csv.reader(stream if lines is None else lines(stream), delimiter=delimiter)
             header: list[str] | None = None
             for record in reader:
                 if any(cell.strip() for cell in record):
@@ -198,11 +305,14 @@ def _make_row(
 
 
 class _RowMaker:
-    """`_make_row` for the common case, at a fraction of its cost: a row with
-    every required value and no stray cells. Anything else returns None, and the caller
-    asks `_make_row` for the problem (or skips a blank line)."""
+    """A record and its line as a row, or None: a blank line, or a bad row, whose problem
+    is added to `errors`. The common case (every required value, no stray cells) at a
+    fraction of `_make_row`'s cost; anything else is left to `_make_row`."""
 
-    def __init__(self, header: list[str], columns: dict[str, int]) -> None:
+    def __init__(
+        self, header: list[str], columns: dict[str, int], errors: list[tuple[int, str]]
+    ) -> None:
+        self.header, self.columns, self.errors = header, columns, errors
         self.width = len(header)
         self.positions = tuple(columns.get(c, -1) for c in (*CSV_COLUMNS, *NAME_COLUMNS))
         self.required = tuple(columns[c] for c in REQUIRED_VALUES)
@@ -216,17 +326,25 @@ class _RowMaker:
     def __call__(self, record: list[str], line: int) -> GrantRow | None:
         width = len(record)
         if width > self.width or (width < self.width and any(p >= width for p in self.required)):
-            return None
+            return self._uncommon(record, line)
         values = [record[p].strip() if 0 <= p < width else "" for p in self.positions]
         for position in self.required:
             if not record[position].strip():
-                return None
+                return self._uncommon(record, line)
         extras = {}
         for column, position in self.extras:
             if position < width and (cell := record[position].strip()):
                 extras[column] = cell
         # `values` come in GrantRow's field order, after `row` (a test keeps it so).
         return GrantRow._make((line, *values, extras))
+
+    def _uncommon(self, record: list[str], line: int) -> GrantRow | None:
+        if not any(cell.strip() for cell in record):
+            return None  # a blank line
+        row, problem = _make_row(record, line, self.header, self.columns)
+        if problem:
+            self.errors.append((line, problem))
+        return row
 
 
 def write_csv(rows: Iterable[GrantRow], stream: TextIO, extra_columns: Sequence[str] = ()) -> int:

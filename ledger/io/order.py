@@ -14,26 +14,17 @@ the sublicences it backs. Grants are numbered in that order.
   are checked first.
 
 A file already grouped by title (as an export is) is streamed as it is read. Otherwise
-its rows are sorted on disk, in a temporary SQLite database, so that a million-row file
-needs no more memory than a grouped one.
+its rows are read a title at a time from where each lies in the file
+(`ledger.io.csv_format.iter_csv_by_title`), so that a million-row file needs little
+more memory than a grouped one.
 """
 
 from __future__ import annotations
 
-import marshal
-import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from itertools import groupby, islice
-from pathlib import Path
+from itertools import groupby
 
-from ledger.errors import LedgerError
 from ledger.io.rows import GrantRow
-
-SORT_BATCH = 5000
-"""Rows written to the sort database together."""
-SORT_CACHE_KIB = 8 * 1024
-"""Page cache of the sort database (beyond it, SQLite's sorter spills to disk)."""
 
 
 def title_of(row: GrantRow) -> str:
@@ -109,63 +100,19 @@ def _upstream_first(rows: list[GrantRow]) -> list[GrantRow]:
     return [rows[i] for i in sorted(range(len(rows)), key=ranks.__getitem__)]
 
 
-def sorted_on_disk(rows: Iterable[GrantRow], directory: Path | None = None) -> Iterator[GrantRow]:
-    """`rows` grouped by title (titles in order of first appearance, file order within
-    each), through a temporary SQLite database: memory stays bounded however they come."""
-    with tempfile.TemporaryDirectory(prefix="rights-ledger-sort-", dir=directory) as place:
-        db = sqlite3.connect(Path(place) / "rows.db")
-        try:
-            yield from _sorted(db, rows)
-        except sqlite3.Error as error:
-            raise LedgerError(
-                f"could not sort the file's rows by title in {place} ({error}); "
-                "set TMPDIR to a directory with room for about the file's size"
-            ) from None
-        finally:
-            db.close()
-
-
-def _sorted(db: sqlite3.Connection, rows: Iterable[GrantRow]) -> Iterator[GrantRow]:
-    """The rows through the sort database `db`, back grouped by title."""
-    db.execute("PRAGMA journal_mode=OFF")
-    db.execute("PRAGMA synchronous=OFF")
-    db.execute(f"PRAGMA cache_size=-{SORT_CACHE_KIB}")
-    db.execute("PRAGMA temp_store=FILE")
-    db.execute("CREATE TABLE line (title INTEGER, body BLOB)")
-    number = _title_numbers()
-    stream = iter(rows)
-    while batch := list(islice(stream, SORT_BATCH)):
-        db.executemany("INSERT INTO line VALUES (?, ?)", [_stored(row, number) for row in batch])
-    del number
-    for (body,) in db.execute("SELECT body FROM line ORDER BY title, rowid"):
-        yield _read_back(body)
-
-
-def _stored(row: GrantRow, number: Callable[[GrantRow], int]) -> tuple[int, bytes]:
-    """A row as (its title's number, its values as one `marshal` blob).
-
-    One blob rather than a column per value: the driver binds two values a row instead
-    of seventeen, and makes one object a row when reading back (a million rows: the sort
-    took 10-11 s instead of 12-14 s beyond reading the file). `marshal` rather than JSON or
-    pickle: the fastest way to write a tuple of strings and read it back, and what it
-    reads is only what this process wrote, in a directory of its own, moments before."""
-    return number(row), marshal.dumps((*row[:-1], dict(row.extras)))
-
-
-def _read_back(body: bytes) -> GrantRow:
-    return GrantRow._make(marshal.loads(body))
-
-
 def file_in_check_order(
     titles: Iterable[str],
     rows: Iterator[GrantRow],
+    by_title: Callable[[], Iterable[GrantRow]],
     sorting: Callable[[], None] | None = None,
 ) -> Iterator[GrantRow]:
-    """A file's rows in check order: streamed when `titles` (its rows' titles, read in a
-    pass of their own) show the file grouped by title, else sorted on disk first, after
-    a call of `sorting` (no row comes out of the sort before the last is in)."""
+    """A file's rows in check order: `rows` streamed when `titles` (its rows' titles,
+    read in a pass of their own, which stops at the first title that comes back) show
+    the file grouped by title; else, after a call of `sorting`, the rows `by_title`
+    gives: the same rows grouped by title, in order of first mention, file order within
+    each."""
     if grouped_by_title(titles):
         return licences_first(rows)
     if sorting is not None:
         sorting()
-    return licences_first(sorted_on_disk(rows))
+    return licences_first(by_title())

@@ -48,7 +48,7 @@ from ledger.domain.languages import parse_languages
 from ledger.domain.rights import RIGHTS, parse_rights
 from ledger.domain.territories import TerritoryExpr, parse_territory
 from ledger.errors import BadInput, LedgerError
-from ledger.io.csv_format import iter_csv, iter_titles
+from ledger.io.csv_format import iter_csv, iter_csv_by_title, iter_titles
 from ledger.io.order import file_in_check_order, in_check_order
 from ledger.io.rows import BadRows, GrantRow, RowErrors
 from ledger.persistence.database import is_sqlite, streamed
@@ -158,8 +158,14 @@ class RowFile:
         self, errors: list[tuple[int, str]], sorting: Callable[[], None] | None = None
     ) -> Iterator[GrantRow]:
         """`rows` in the order they are checked (`ledger.io.order`): as read when the file
-        is grouped by title, else sorted on disk first (`sorting` is called then)."""
-        return file_in_check_order(iter_titles(self.path), self.rows(errors), sorting)
+        is grouped by title, else read again a title at a time (`sorting` is called
+        first)."""
+        return file_in_check_order(
+            iter_titles(self.path),
+            self.rows(errors),
+            partial(iter_csv_by_title, self.path, errors),
+            sorting,
+        )
 
 
 def read_rows(path: Path, fmt: str, licensee: str = "") -> RowFile | list[GrantRow]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli.main import cli
-from ledger.io import ema, order, rows
+from ledger.io import csv_format, ema, rows
 from ledger.persistence import database, projection
 from ledger.persistence.schema import Base
 from ledger.services import transfer
@@ -718,13 +719,23 @@ def test_a_generated_catalogue_in_random_order_imports_to_the_grants_of_the_orde
     assert grants["shuffled"] == grants["grouped"]
 
 
-def test_an_import_whose_sort_fails_says_so_in_one_line_and_writes_nothing(
+def test_an_import_of_a_file_changed_while_it_is_read_says_so_in_one_line_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(order, "_stored", lambda _row, _number: ("one", "too", "many"))
-    run = _fresh(tmp_path, "ledger.db")
+    # A file not grouped by title is read twice; here it is saved again between the two.
     mixed = [CATALOGUE[0], CATALOGUE[2], CATALOGUE[0].replace("real", "oldboy"), CATALOGUE[1]]
-    failed = run("import", str(_catalogue(tmp_path, mixed)), "--owner", "northstar", expect=1)
-    assert "could not sort the file's rows by title" in failed.stderr
+    path = _catalogue(tmp_path, mixed)
+    version = csv_format._version
+    seen: list[tuple[int, int]] = []
+
+    def saved_again(status: os.stat_result) -> tuple[int, int]:
+        size, modified = version(status)
+        seen.append((size, modified + len(seen)))  # a later look finds a later save
+        return seen[-1]
+
+    monkeypatch.setattr(csv_format, "_version", saved_again)
+    run = _fresh(tmp_path, "ledger.db")
+    failed = run("import", str(path), "--owner", "northstar", expect=2)
+    assert "changed while it was read: import it again" in failed.stderr
     assert "Traceback" not in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
     assert as_json(run("grant", "list", "--format", "json")) == []

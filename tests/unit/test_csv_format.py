@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import tempfile
 from pathlib import Path
 
@@ -11,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import BadInput
-from ledger.io.csv_format import CSV_COLUMNS, NAME_COLUMNS, read_csv, write_csv
+from ledger.io.csv_format import (
+    CSV_COLUMNS,
+    NAME_COLUMNS,
+    iter_csv,
+    iter_csv_by_title,
+    read_csv,
+    write_csv,
+)
 from ledger.io.rows import GrantRow, RowErrors, slugify
 
 HEADER = ",".join(CSV_COLUMNS)
@@ -191,3 +199,103 @@ def test_write_csv_writes_only_the_header_for_no_rows() -> None:
 def test_a_rows_fields_follow_the_csv_columns_then_the_name_columns() -> None:
     # The fast row maker hands a row its values positionally, in this order.
     assert GrantRow._fields == ("row", *CSV_COLUMNS, *NAME_COLUMNS, "extras")
+
+
+# -- a file read again a title at a time ---------------------------------------------
+
+_LINE_ENDS = st.sampled_from(["\n", "\r\n", "\r"])
+_CELLS = st.sampled_from(["plain", "阿里影业 Pictures", 'a "quoted", cell', "two\nlines", ""])
+
+
+@st.composite
+def _csv_files(draw: st.DrawFn) -> str:
+    """A deal CSV with its titles in any order: quoted and non-ASCII cells, line breaks
+    inside cells, blank lines, bad rows (a missing value, too many values)."""
+    end = draw(_LINE_ENDS)
+    delimiter = draw(st.sampled_from([",", ";"]))
+    lines = [delimiter.join([*CSV_COLUMNS, "note"])]
+    for n in range(draw(st.integers(0, 12))):
+        kind = draw(st.sampled_from(["good", "good", "good", "blank", "no-title", "too-many"]))
+        title = draw(st.sampled_from(["real", "oldboy", "parasite", "미스 그래니"]))
+        cells = [f"D{n}", title, "showbox", "cj", "svod", "KR", "2020-01-01", "", "exclusive"]
+        cells += ["", "", draw(_CELLS)]
+        if kind == "blank":
+            lines.append("")
+            continue
+        if kind == "no-title":
+            cells[1] = ""
+        if kind == "too-many":
+            cells.append("stray")
+        quoted = ['"' + cell.replace('"', '""') + '"' for cell in cells]
+        lines.append(delimiter.join(quoted))
+    bom = "\ufeff" if draw(st.booleans()) else ""
+    return bom + end.join(lines) + (end if draw(st.booleans()) else "")
+
+
+@settings(max_examples=200, deadline=None)
+@given(_csv_files())
+def test_a_file_read_a_title_at_a_time_gives_the_rows_and_errors_of_a_straight_read(
+    text: str,
+) -> None:
+    # The same rows, with the row numbers, values and problems a straight read gives;
+    # for a file with no bad row (the only kind imported), grouped by title in order of
+    # first mention, each title's in file order.
+    with tempfile.TemporaryDirectory() as place:
+        path = Path(place) / "deal.csv"
+        path.write_bytes(text.encode())
+        straight: list[tuple[int, str]] = []
+        rows = list(iter_csv(path, straight))
+        grouped: list[tuple[int, str]] = []
+        by_title = list(iter_csv_by_title(path, grouped))
+    assert sorted(grouped) == sorted(straight)
+    assert sorted(by_title, key=lambda row: row.row) == rows
+    if not straight:
+        first: dict[str, int] = {}
+        for row in rows:
+            first.setdefault(row.title, len(first))
+        assert by_title == sorted(rows, key=lambda row: first[row.title])
+
+
+def test_a_file_read_a_title_at_a_time_keeps_each_titles_rows_in_file_order(
+    tmp_path: Path,
+) -> None:
+    lines = [HEADER] + [GOOD_LINE.replace(",real,", f",{title},") for title in "abacb"]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    rows = list(iter_csv_by_title(path, []))
+    assert [(row.title, row.row) for row in rows] == [
+        ("a", 2),
+        ("a", 4),
+        ("b", 3),
+        ("b", 6),
+        ("c", 5),
+    ]
+
+
+def test_a_file_changed_between_its_two_reads_is_refused_not_read_as_it_now_is(
+    tmp_path: Path,
+) -> None:
+    lines = [HEADER] + [GOOD_LINE.replace(",real,", f",{title},") for title in "abab"]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    rows = iter_csv_by_title(path, [])
+    assert next(rows).row == 2  # the file is indexed; its rows are being read
+    with path.open("a", encoding="utf-8") as stream:
+        stream.write(GOOD_LINE + "\n")
+    with pytest.raises(BadInput, match=r"deal.csv changed while it was read: import it again"):
+        list(rows)
+
+
+def test_a_file_cut_short_between_its_two_reads_is_refused(tmp_path: Path) -> None:
+    lines = [HEADER] + [GOOD_LINE.replace(",real,", f",{title},") for title in "abab"]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    rows = iter_csv_by_title(path, [])
+    next(rows)
+    path.write_text(HEADER + "\n", encoding="utf-8")
+    with pytest.raises(BadInput, match="changed while it was read"):
+        list(rows)
+
+
+def test_a_file_is_read_a_title_at_a_time_where_there_is_no_pread_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delattr(os, "pread")
+    test_a_file_read_a_title_at_a_time_keeps_each_titles_rows_in_file_order(tmp_path)

@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from ledger.errors import LedgerError
-from ledger.io import order
-from ledger.io.order import grouped_by_title, in_check_order, licences_first, sorted_on_disk
+from ledger.io.order import grouped_by_title, in_check_order, licences_first
 from ledger.io.rows import GrantRow
 
 
@@ -64,35 +56,3 @@ def test_a_file_without_sublicences_keeps_its_order() -> None:
 def test_grantors_reached_only_through_a_cycle_come_last_in_file_order() -> None:
     rows = [row(2, "t", "a", "b"), row(3, "t", "b", "a"), row(4, "t", "owner", "c")]
     assert numbers(licences_first(rows)) == [4, 2, 3]
-
-
-titles = st.lists(st.sampled_from(["real", "miss-granny", "parasite", "oldboy"]), max_size=40)
-
-
-@settings(max_examples=30, deadline=None)
-@given(titles)
-def test_sorting_on_disk_gives_the_order_sorting_in_memory_gives(names: list[str]) -> None:
-    rows = [row(n, title, ref=f"R{n}") if n % 3 else row(n, title) for n, title in enumerate(names)]
-    first: dict[str, int] = {}
-    for r in rows:
-        first.setdefault(r.title, len(first))
-    expected = sorted(rows, key=lambda r: first[r.title])
-    on_disk = list(sorted_on_disk(iter(rows)))
-    assert on_disk == expected
-    assert [dict(r.extras) for r in on_disk] == [dict(r.extras) for r in expected]
-
-
-def test_the_sort_leaves_nothing_behind_in_its_directory(tmp_path: Path) -> None:
-    rows = [row(2, "b"), row(3, "a"), row(4, "b")]
-    assert numbers(sorted_on_disk(iter(rows), tmp_path)) == [2, 4, 3]
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_sort_that_fails_says_where_and_leaves_nothing_behind(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # As when TMPDIR fills up: SQLite refuses a write part way through.
-    monkeypatch.setattr(order, "_stored", lambda _row, _number: ("one", "too", "many"))
-    with pytest.raises(LedgerError, match=r"could not sort the file.s rows by title in .*TMPDIR"):
-        list(sorted_on_disk(iter([row(2, "b"), row(3, "a")]), tmp_path))
-    assert list(tmp_path.iterdir()) == []
