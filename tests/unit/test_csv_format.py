@@ -299,3 +299,10 @@ def test_a_file_is_read_a_title_at_a_time_where_there_is_no_pread_too(
 ) -> None:
     monkeypatch.delattr(os, "pread")
     test_a_file_read_a_title_at_a_time_keeps_each_titles_rows_in_file_order(tmp_path)
+
+
+def test_a_file_gone_before_it_is_read_a_title_at_a_time_is_refused_in_one_line(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(BadInput, match=r"^gone.csv: cannot read file \(No such file"):
+        list(iter_csv_by_title(tmp_path / "gone.csv", []))
