@@ -18,7 +18,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
-from itertools import accumulate
+from itertools import accumulate, chain
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
@@ -86,8 +86,7 @@ def iter_csv_by_title(path: Path, errors: list[tuple[int, str]]) -> Iterator[Gra
     in about 1.4 times a grouped file's single read. A file saved again while it is read
     (from before the first pass to the end of the second) raises `BadInput`."""
     try:
-        indexed = _version(os.stat(path))
-        bom = _bom_size(path)
+        indexed, bom = _version_and_bom(path)
     except OSError as error:
         raise _unreadable(path, error) from None
     line_starts = array("q")
@@ -108,8 +107,8 @@ def iter_csv_by_title(path: Path, errors: list[tuple[int, str]]) -> Iterator[Gra
             titles.append(numbers.setdefault(title, len(numbers)))
         delimiter = reader.dialect.delimiter
     starts = array("q", map(line_starts.__getitem__, first_lines))
-    sizes = array("q", map(operator.sub, starts[1:], starts))
-    sizes.append(line_starts[-1] - starts[-1] if starts else 0)
+    # A record ends where the next one starts, the last at the end of the file.
+    sizes = array("q", map(operator.sub, chain(starts[1:], line_starts[-1:]), starts))
     del line_starts
     make_row = _RowMaker(header, columns, errors)
     changed = BadInput(f"{path.name} changed while it was read: import it again once saved")
@@ -156,11 +155,12 @@ def _version(status: os.stat_result) -> tuple[int, int]:
     return status.st_size, status.st_mtime_ns
 
 
-def _bom_size(path: Path) -> int:
-    """The bytes of the UTF-8 byte order mark the file starts with (which `utf-8-sig`
-    leaves out of its first line): 3 or 0."""
+def _version_and_bom(path: Path) -> tuple[tuple[int, int], int]:
+    """The file's `_version`, and the bytes of the UTF-8 byte order mark it starts with
+    (which `utf-8-sig` leaves out of its first line): 3 or 0."""
     with path.open("rb") as stream:
-        return len(codecs.BOM_UTF8) if stream.read(3) == codecs.BOM_UTF8 else 0
+        bom = len(codecs.BOM_UTF8) if stream.read(3) == codecs.BOM_UTF8 else 0
+        return _version(os.fstat(stream.fileno())), bom
 
 
 def _counted(starts: array[int], offset: int, lines: Iterable[str]) -> Iterator[str]:
