@@ -27,6 +27,9 @@ from ledger.domain.rights import RIGHTS, parse_rights
 from ledger.domain.territories import TerritoryExpr, parse_territory
 from ledger.errors import BadInput
 
+GRANT_PREFIX = "G"
+"""What a grant's label (`G12`) puts before its id."""
+
 Exclusivity = Literal["exclusive", "sole", "non-exclusive"]
 EXCLUSIVITIES: tuple[str, ...] = get_args(Exclusivity)
 AgreementStatus = Literal["draft", "mou", "signed", "terminated"]

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 # The newest migration. Every command compares the database with it before it starts,
 # without loading Alembic (a fifth of a command's start-up); a test keeps it equal to
 # the head of `migrations/versions`.
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 
 DB_ENV = "RIGHTS_LEDGER_DB"
 LOCK_TIMEOUT_ENV = "RIGHTS_LEDGER_LOCK_TIMEOUT"

@@ -45,7 +45,8 @@ from ledger.domain.territories import parse_stored_territory, parse_territory
 from ledger.persistence.journal import Entry, insert_rows, sqlite_batches
 from ledger.persistence.schema import (
     FIRST_DAY,
-    HOLDING_COLUMNS,
+    HOLDING_FORMAT,
+    HOLDING_VALUES,
     LAST_DAY,
     Agreement,
     AgreementParty,
@@ -515,16 +516,16 @@ def insert_terms(conn: Connection, terms: Sequence[tuple[int, str, int]]) -> Non
     """The grant_territory rows of `terms` (grant id, code, excluded 0 or 1), completed in SQL
     from their grants' rows, written before: each term carries its grant's days in force
     as their widest span (`FIRST_DAY` while the start is not known, `LAST_DAY` while there
-    is no end) and what a holding shows (`HOLDING_COLUMNS`, the grant's columns of those
-    names).
+    is no end), its title and territory, and what a holding shows (`HOLDING_FORMAT` over
+    the grant's `HOLDING_VALUES`).
 
     Only the terms are sent: sending the grants' columns again with each term would
     double what an import's writer binds, holding the GIL (see `sqlite_batches`)."""
     if not terms:
         return
     if conn.dialect.name == "sqlite":
-        days = (_iso(FIRST_DAY), _iso(LAST_DAY))
-        sqlite_batches(conn, terms, 3, _terms_sql, days)
+        before = (_iso(FIRST_DAY), _iso(LAST_DAY), HOLDING_FORMAT)
+        sqlite_batches(conn, terms, 3, _terms_sql, before)
         return
     for start in range(0, len(terms), _TERMS_PER_STATEMENT):
         chunk = terms[start : start + _TERMS_PER_STATEMENT]
@@ -535,7 +536,9 @@ def insert_terms(conn: Connection, terms: Sequence[tuple[int, str, int]]) -> Non
             listed.c.excluded,
             func.coalesce(G.c.first_day, FIRST_DAY),
             func.coalesce(G.c.last_day, LAST_DAY),
-            *(G.c[name] for name in HOLDING_COLUMNS),
+            G.c.title_id,
+            G.c.territory,
+            func.format(HOLDING_FORMAT, *(G.c[name] for name in HOLDING_VALUES)),
         ).join_from(listed, G, G.c.id == listed.c.grant_id)
         conn.execute(insert(GT).from_select(TERM_COLUMNS, completed))
 
@@ -550,15 +553,17 @@ _TERMS_PER_STATEMENT = 5000
 
 @lru_cache(maxsize=8)
 def _terms_sql(count: int) -> str:
-    """`insert_terms` on SQLite for `count` terms: the days' open ends, then the terms."""
+    """`insert_terms` on SQLite for `count` terms: the days' open ends and
+    `HOLDING_FORMAT`, then the terms."""
     names = ", ".join(f'"{name}"' for name in TERM_COLUMNS)
-    shown = ", ".join(f'g."{name}"' for name in HOLDING_COLUMNS)
+    shown = ", ".join(f'g."{name}"' for name in HOLDING_VALUES)
     listed = ", ".join(["(?, ?, ?)"] * count)
     # CROSS JOIN: the terms in the order given, each grant found by its id.
     return (
         f"INSERT INTO grant_territory ({names}) "
         "SELECT t.column1, t.column2, t.column3, "
-        f"coalesce(g.first_day, ?), coalesce(g.last_day, ?), {shown} "
+        "coalesce(g.first_day, ?), coalesce(g.last_day, ?), g.title_id, g.territory, "
+        f"printf(?, {shown}) "
         f"FROM (VALUES {listed}) AS t CROSS JOIN rights_grant AS g ON g.id = t.column1"
     )
 
@@ -631,7 +636,16 @@ GRANT_COLUMNS = (
     "external_refs",
     "recorded_seq",
 )
-TERM_COLUMNS = ("grant_id", "code", "excluded", "from_day", "to_day", *HOLDING_COLUMNS)
+TERM_COLUMNS = (
+    "grant_id",
+    "code",
+    "excluded",
+    "from_day",
+    "to_day",
+    "title_id",
+    "territory",
+    "holding",
+)
 _COLUMNS: dict[Table, tuple[str, ...]] = {
     P: ("id", "name", "country"),
     T: ("id", "name", "original_name", "kind", "year", "origin", "eidr", "parent_id"),

@@ -19,7 +19,13 @@ from ledger.domain.conflicts import (
     holdback_boxes,
     weighs_on_others,
 )
-from ledger.domain.grants import EventDate, GrantSpec, resolve_last_day, resolve_start
+from ledger.domain.grants import (
+    GRANT_PREFIX,
+    EventDate,
+    GrantSpec,
+    resolve_last_day,
+    resolve_start,
+)
 from ledger.domain.rights import RIGHTS, parse_rights
 from ledger.domain.scope import Box
 from ledger.domain.territories import parse_stored_territory
@@ -61,7 +67,7 @@ def languages_of(text: str) -> frozenset[str]:
 
 
 def grant_label(grant_id: int) -> str:
-    return f"G{grant_id}"
+    return f"{GRANT_PREFIX}{grant_id}"
 
 
 def parse_grant_label(text: str) -> int | None:

@@ -537,7 +537,10 @@ STATE_TAMPERING: list[tuple[str, list[str], str]] = [
     ),
     (
         "hand a grant to someone else in the holders lookup",
-        ["UPDATE grant_territory SET grantee_id = 'mallory' WHERE grant_id = 1"],
+        [
+            "UPDATE grant_territory SET holding ="
+            " replace(holding, 'alibaba-pictures', 'mallory') WHERE grant_id = 1"
+        ],
         "grant_territory row grant_id=1, code=CN, excluded=",
     ),
     (

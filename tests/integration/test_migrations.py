@@ -14,6 +14,7 @@ from click.testing import Result
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from ledger.domain.territories import parse_territory
 from ledger.persistence.database import (
     SCHEMA_HEAD,
     alembic_config,
@@ -25,7 +26,7 @@ from ledger.persistence.database import (
 from ledger.persistence.schema import Base
 from ledger.services.audit import verify
 from ledger.services.ledger import Ledger
-from ledger.services.queries import expiring
+from ledger.services.queries import Period, expiring, who_holds
 from tests.conftest import grant_add, seed_real
 
 
@@ -142,7 +143,7 @@ def test_upgrading_an_existing_ledger_gives_its_territory_terms_what_holders_sho
         " (1, 'WW', :no, '2020-01-01', '2024-12-31'), (1, 'CN', :yes, '2020-01-01', '2024-12-31')",
     ]
     _insert(engine, rows)
-    upgrade(engine)
+    upgrade(engine, "0004")
     with engine.connect() as conn:
         terms = conn.execute(
             text(
@@ -152,6 +153,73 @@ def test_upgrading_an_existing_ledger_gives_its_territory_terms_what_holders_sho
         ).all()
     carried = ("real", "A-1", "owner", "licensee", "svod;pay-tv", "WW -CN", "sole", "2020-01-01")
     assert [tuple(term) for term in terms] == [("CN", *carried), ("WW", *carried)]
+
+
+def _ledger_at_0008_with_a_grant_in_greater_china(db_url: str) -> Engine:
+    engine = _ledger_at(db_url, "0008")
+    carried = "'real', 'A-1', 'owner', 'licensee', 'svod;pay-tv', 'GREATER-CHINA', 'sole'"
+    _insert(
+        engine,
+        [
+            "INSERT INTO party (id, name) VALUES ('owner', 'Owner'), ('licensee', 'Licensee')",
+            "INSERT INTO title (id, name, kind) VALUES ('real', 'Real', 'film')",
+            "INSERT INTO agreement (ref, status, standing) VALUES ('A-1', 'signed', 'signed')",
+            "INSERT INTO rights_grant (id, agreement_ref, title_id, grantor_id, grantee_id,"
+            " rights, territory, exclusivity, start, first_day, last_day, recorded_seq) VALUES"
+            " (7, 'A-1', 'real', 'owner', 'licensee', 'svod;pay-tv', 'GREATER-CHINA', 'sole',"
+            " 'theatrical+90d', NULL, '2024-12-31', 1)",
+            "INSERT INTO grant_territory (grant_id, code, excluded, from_day, to_day, title_id,"
+            " agreement_ref, grantor_id, grantee_id, rights, territory, exclusivity, start)"
+            " VALUES (7, 'GREATER-CHINA', :no, '0001-01-01', '2024-12-31',"
+            f" {carried}, 'theatrical+90d')",
+        ],
+    )
+    return engine
+
+
+def test_upgrading_an_existing_ledger_gives_holders_each_grants_holding_as_before(
+    db_url: str,
+) -> None:
+    engine = _ledger_at_0008_with_a_grant_in_greater_china(db_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        holdings = who_holds(
+            conn, parse_territory("HK"), Period(date(2024, 1, 1), date(2024, 1, 1))
+        )
+    assert [held.as_json() for held in holdings] == [
+        {
+            "title": "real",
+            "rights": ["pay-tv", "svod"],
+            "holder": "licensee",
+            "grantor": "owner",
+            "exclusivity": "sole",
+            "grant": "G7",
+            "agreement": "A-1",
+            "status": "signed",
+            "territory": "GREATER-CHINA",
+            "start": None,
+            "end": "2024-12-31",
+            "chain": ["owner", "licensee"],
+            "pending": False,
+            "countries": ["HK"],
+            "note": "sole: owner may still exploit; starts theatrical+90d (TBD)",
+            "matching_rights": ["pay-tv", "svod"],
+        }
+    ]
+
+
+def test_downgrading_a_ledger_from_one_holding_text_gives_back_its_columns(db_url: str) -> None:
+    engine = _ledger_at_0008_with_a_grant_in_greater_china(db_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0008")
+        term = conn.execute(
+            text(
+                "SELECT agreement_ref, grantor_id, grantee_id, rights, exclusivity, start"
+                " FROM grant_territory"
+            )
+        ).one()
+    assert tuple(term) == ("A-1", "owner", "licensee", "svod;pay-tv", "sole", "theatrical+90d")
 
 
 def test_upgrading_a_ledger_to_an_indexed_journal_hash_keeps_every_entry_and_its_guards(
