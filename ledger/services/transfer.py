@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import sqlite3
 import sys
 import threading
@@ -541,6 +542,11 @@ class _Names(OrderedDict[str, None]):
         return missing
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+"""What no name the import records may hold: a control character (a tab, a line break, a
+unit separator: the ledger stores a holding's values between unit separators)."""
+
+
 class _Abandoned(Exception):
     """The import stopped before its queued writes ran."""
 
@@ -715,6 +721,15 @@ class _Import:
         return True
 
     def _record_missing(self, row: GrantRow, spec: GrantSpec, status: str) -> bool:
+        for what, name in (
+            ("agreement", spec.agreement),
+            ("title", spec.title),
+            ("grantor", spec.grantor),
+            ("grantee", spec.grantee),
+        ):
+            if _CONTROL.search(name):
+                self.errors.append((row.row, f"{what} {name!r} has a control character"))
+                return False
         work = self.work
         names = {spec.grantor: row.grantor_name, spec.grantee: row.grantee_name}
         for party in (spec.grantor, spec.grantee):

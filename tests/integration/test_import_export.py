@@ -259,6 +259,21 @@ def test_a_file_bad_on_every_row_lists_the_first_by_row_number_and_counts_them_a
     assert as_json(run("grant", "list", "--format", "json")) == []
 
 
+def test_an_import_refuses_a_name_with_a_control_character_and_writes_nothing(
+    run: Run, tmp_path: Path
+) -> None:
+    lines = [
+        "A-1,real\x1fcut,northstar,iqiyi,svod,CN,2019-01-01,2019-12-31,exclusive,",
+        "A-2,real,northstar,iqi\tyi,svod,KR,2019-01-01,2019-12-31,exclusive,",
+        "A-3,real,northstar,iqiyi,svod,JP,2019-01-01,2019-12-31,exclusive,",
+    ]
+    result = run("import", str(_catalogue(tmp_path, lines)), "--owner", "northstar", expect=2)
+    assert "row 2: title 'real\\x1fcut' has a control character" in result.stderr
+    assert "row 3: grantee 'iqi\\tyi' has a control character" in result.stderr
+    assert "2 bad rows" in result.stderr
+    assert as_json(run("grant", "list", "--format", "json")) == []
+
+
 def test_an_allowed_import_still_writes_nothing_when_a_row_is_bad(run: Run, tmp_path: Path) -> None:
     deal = _clashing(
         run, tmp_path, "YK-1,real,real-producer,youku,svod,ZZX,2019-01-01,2019-12-31,exclusive,"
