@@ -44,8 +44,10 @@ LAST_DAY = date.max
 
 
 HOLDING_SEPARATOR = "\x1f"
-"""Before each value of a term's `holding` (the unit separator: in no id, reference,
-rights, territory, exclusivity or start; a reference has no whitespace, and it is last)."""
+"""Before each value of a term's `holding`: the unit separator, a control character,
+which no rights, territory, exclusivity or start holds and no name either (the commands
+take slugs and references without whitespace, an import refuses one with a control
+character); the agreement's reference comes last."""
 KIND_SEPARATOR = "\x1e"
 """Between the rights, territory and exclusivity of a `holding`, which stay one value: a
 grant's kind, which many grants share."""
