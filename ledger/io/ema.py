@@ -40,8 +40,11 @@ service validates territories, rights, dates and exclusivity afterwards):
   in extras. A lag on a plain date is added to the date. End `Open` or empty -> ""
   (open); Start `Immediate` -> "" (start date not known; the ledger treats it as TBD).
   End `Immediate` (withdraw now) and an empty Start are errors.
-- rights: `LicenseType` as written (EST, POEST, VOD, SVOD, AVOD, FVOD...; the rights
-  tree has these aliases).
+- rights: `LicenseType` through EMA's own vocabulary (`ema_license_types` of the rights
+  tree: EST, POEST, VOD as tvod, SVOD, AVOD, FVOD..., and the SVOD Title List's
+  `Pre-Release` and `Library` as svod), anything else through the rights aliases. A type
+  that is one of several for its right (`Library`, `TVOD`) is kept in extras as
+  `LicenseType`, and `write_ema` writes it again.
 - exclusivity: `Exclusive` TRUE/Yes/Y/T/1 (also the `=TRUE()` formula some templates
   hold) -> `exclusive`, FALSE/No/N/F/0/empty -> `non-exclusive` (an avail says nothing
   of exclusivity unless it is exclusive). `ExclusiveAttributes` `Sole` with an
@@ -482,12 +485,16 @@ def _map_row(record: _Record, number: int, licensee: str) -> tuple[GrantRow, lis
         _territory_code(t) for t in _LIST_SEPARATORS.split(record.text("TerritoryExclusion")) if t
     ]
 
-    rights = record.text("LicenseType")
-    if not rights:
+    written = record.text("LicenseType")
+    if not written:
         raise AvailProblem("missing 'LicenseType'")
     # EMA's own vocabulary first (its VOD is transactional VOD); anything else, such as a
     # ledger export's `brand-licensing;e-commerce`, is left for the rights parser.
-    rights = RIGHTS.ema_license_types.get(rights.strip().upper(), rights)
+    rights = RIGHTS.ema_license_types.get(written.strip().upper(), written)
+    if rights != written and _EMA_TYPE_OF[rights] != written.strip().upper():
+        # One of several EMA types of one right (`Library` and `Pre-Release` are SVOD):
+        # the type as written is kept, and an export writes it again.
+        extras["LicenseType"] = written
 
     grantor_name = record.text("DisplayName")
     if not grantor_name:
@@ -831,7 +838,7 @@ def _avail_rows(grant: GrantRow, number: int) -> Iterator[dict[str, Any]]:
         WorkType=extras.get("WorkType", "Movie"),
         TitleInternalAlias=grant.title_name or grant.title,
         TitleDisplayUnlimited=extras.get("TitleDisplayUnlimited", grant.title_name or grant.title),
-        LicenseType=_EMA_TYPE_OF.get(grant.rights, grant.rights),
+        LicenseType=_license_type(grant.rights, extras.get("LicenseType", "")),
         Start=start,
         StartLag=start_lag,
         End=end,
@@ -852,6 +859,14 @@ def _avail_rows(grant: GrantRow, number: int) -> Iterator[dict[str, Any]]:
     for include in includes or [""]:
         territory = WORLDWIDE_OUT if include.upper() in WORLDWIDE_CODES else include
         yield {**cells, "Territory": territory, "TerritoryExclusion": exclusion}
+
+
+def _license_type(rights: str, written: str) -> str:
+    """The `LicenseType` of a grant's rights: as its avail wrote it (`Library`), when it
+    came from one and still names those rights, else as EMA writes them (tvod as VOD)."""
+    if written and RIGHTS.ema_license_types.get(written.strip().upper()) == rights:
+        return written
+    return _EMA_TYPE_OF.get(rights, rights)
 
 
 def _edge_cells(value: str, *, is_start: bool) -> tuple[Any, str | None]:

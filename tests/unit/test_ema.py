@@ -213,6 +213,51 @@ def test_excel_serials_iso_text_and_open_ends_are_read(tmp_path: Path) -> None:
     )
 
 
+def test_the_svod_title_lists_library_and_pre_release_are_svod_and_written_back(
+    tmp_path: Path,
+) -> None:
+    path = make_workbook(
+        tmp_path / "titles.xlsx",
+        [
+            *EMA_HEAD,
+            ["Showbox", "iQIYI", "CN", None, "Library", "2018-01-01", "Open", "N", "Real", 2017],
+            [
+                "Showbox",
+                "iQIYI",
+                "KR",
+                None,
+                "Pre-Release",
+                "2017-06-01",
+                "2017-06-28",
+                "Y",
+                "Real",
+                2017,
+            ],
+            ["Showbox", "iQIYI", "JP", None, "SVOD", "2018-01-01", "Open", "N", "Real", 2017],
+        ],
+    )
+    library, pre_release, svod = read_ema(path)
+    assert (library.rights, pre_release.rights, svod.rights) == ("svod", "svod", "svod")
+    assert library.extras["LicenseType"] == "Library"
+    assert pre_release.extras["LicenseType"] == "Pre-Release"
+    assert "LicenseType" not in svod.extras
+    exported = tmp_path / "export.xlsx"
+    write_ema([library, pre_release, svod], exported)
+    sheet = openpyxl.load_workbook(exported).worksheets[0]
+    names = [cell.value for cell in sheet[2]]
+    column = names.index("LicenseType")
+    assert [row[column] for row in sheet.iter_rows(min_row=4, values_only=True)] == [
+        "Library",
+        "Pre-Release",
+        "SVOD",
+    ]
+    assert [row.extras.get("LicenseType") for row in read_ema(exported)] == [
+        "Library",
+        "Pre-Release",
+        None,
+    ]
+
+
 def test_every_unmappable_row_is_reported_with_its_number(tmp_path: Path) -> None:
     path = make_workbook(
         tmp_path / "bad.xlsx",
