@@ -13,7 +13,7 @@ from cli.context import Env
 from cli.output import emit, format_option, warn, write_atomically
 from ledger.errors import BadInput, NotFound
 from ledger.io.csv_format import write_csv
-from ledger.io.ema import write_ema
+from ledger.io.ema import AvailRows, write_ema
 from ledger.io.rows import RowErrors
 from ledger.services.audit import Anchor, export_journal, import_journal
 from ledger.services.audit import history as journal_history
@@ -191,6 +191,8 @@ def import_(
         return
     try:
         rows = read_rows(file, fmt, licensee or "")
+        if isinstance(rows, AvailRows) and rows.withdrawn:
+            _warn_withdrawn(file.name, rows.withdrawn)
         run = partial(
             import_rows,
             ledger,
@@ -233,6 +235,20 @@ def import_(
 
 def _warn_conflict(source: str, conflict: ReportedConflict, severity: str) -> None:
     warn(f"{source} row {conflict.line}: {severity}: {conflict.kind}: {conflict.message}")
+
+
+SHOWN_WITHDRAWN = 20
+"""Withdrawn avails an import names one by one; the others are counted."""
+
+
+def _warn_withdrawn(source: str, places: list[str]) -> None:
+    more = len(places) - SHOWN_WITHDRAWN
+    listed = ", ".join(places[:SHOWN_WITHDRAWN]) + (f" and {more} more" if more > 0 else "")
+    warn(
+        f"{source}: {len(places)} withdrawn avail(s) (EntryType Full Delete or Delete) not "
+        f"imported, row(s) {listed}: a withdrawal ends no grant the ledger holds "
+        "('grant terminate' ends one)"
+    )
 
 
 def _warn_unshown(unshown: int) -> None:

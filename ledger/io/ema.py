@@ -45,6 +45,10 @@ service validates territories, rights, dates and exclusivity afterwards):
   `Pre-Release` and `Library` as svod), anything else through the rights aliases. A type
   that is one of several for its right (`Library`, `TVOD`) is kept in extras as
   `LicenseType`, and `write_ema` writes it again.
+- `EntryType` `Full Delete` or `Delete`: the avail is withdrawn, which is no grant; it
+  is not imported, and the import names its row (`AvailRows.withdrawn`). It ends no
+  grant the ledger holds either: a licence ends by its own terms or by `grant
+  terminate`, not by an offer taken back.
 - exclusivity: `Exclusive` TRUE/Yes/Y/T/1 (also the `=TRUE()` formula some templates
   hold) -> `exclusive`, FALSE/No/N/F/0/empty -> `non-exclusive` (an avail says nothing
   of exclusivity unless it is exclusive). `ExclusiveAttributes` `Sole` with an
@@ -262,6 +266,27 @@ _CODE_LIKE = re.compile(r"^[A-Z0-9][A-Z0-9-]*$")
 _LIST_SEPARATORS = re.compile(r"[,;\s]+")
 
 
+WITHDRAWN_ENTRY_TYPES = frozenset({"full delete", "delete"})
+"""`EntryType`s that take an avail back rather than offer it."""
+
+
+class AvailRows(list[GrantRow]):
+    """An avails file's grant rows, and the rows (lines, for XML) of the avails it
+    withdraws (`EntryType` `Full Delete` or `Delete`): a withdrawal is no grant, and
+    ends none the ledger holds (a termination is the licence's own act), so it is set
+    aside, for the import to say so."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.withdrawn: list[str] = []
+        """Where each withdrawn avail is: its row (`30`, with its sheet when the workbook
+        has several: `30 (sheet 'Template-Movies')`), or for XML its line."""
+
+
+class AvailWithdrawn(Exception):
+    """The avail is withdrawn (`WITHDRAWN_ENTRY_TYPES`): not a grant."""
+
+
 class AvailProblem(Exception):
     """One avail cannot be mapped; the readers collect these into RowErrors."""
 
@@ -269,12 +294,13 @@ class AvailProblem(Exception):
 # --------------------------------------------------------------------------- reading
 
 
-def read_ema(path: Path, *, licensee: str = "") -> list[GrantRow]:
+def read_ema(path: Path, *, licensee: str = "") -> AvailRows:
     """Read every EMA Avails sheet of an .xlsx file into grant rows.
 
     `licensee` names the grantee for rows whose `Licensee` cell is empty. Raises
     `BadInput` for a file that is not an xlsx or has no EMA sheet, and `RowErrors`
-    listing every row that cannot be mapped.
+    listing every row that cannot be mapped. A withdrawn avail is no row: see
+    `AvailRows`.
     """
     name = path.name
     workbook = _open_workbook(path)
@@ -290,12 +316,12 @@ def read_ema(path: Path, *, licensee: str = "") -> list[GrantRow]:
                 f"{name}: wrong sheet: no sheet has the EMA Avails columns "
                 f"Territory, LicenseType, Start, End in row 1 or 2 (found sheets: {found})"
             )
-        rows: list[GrantRow] = []
+        rows = AvailRows()
         errors: list[tuple[int, str]] = []
         several = len(sheets) > 1
         for sheet, header in sheets:
             label = sheet.title if several else ""
-            for row_or_error in _read_sheet(sheet, header, label, licensee):
+            for row_or_error in _read_sheet(sheet, header, label, licensee, rows.withdrawn):
                 if isinstance(row_or_error, GrantRow):
                     rows.append(row_or_error)
                 else:
@@ -358,8 +384,10 @@ def _column_name(cell: Any) -> str:
 
 
 def _read_sheet(
-    sheet: Any, header: _Header, label: str, licensee: str
+    sheet: Any, header: _Header, label: str, licensee: str, withdrawn: list[str]
 ) -> Iterator[GrantRow | tuple[int, str]]:
+    """The sheet's grant rows and (row, problem) errors; the rows of withdrawn avails are
+    added to `withdrawn`."""
     groups, names, first_row = header
     positions: dict[str, list[int]] = {}
     for position, column in enumerate(names):
@@ -380,6 +408,9 @@ def _read_sheet(
             continue
         try:
             row, includes, excludes = _map_row(record, number, licensee)
+        except AvailWithdrawn:
+            withdrawn.append(f"{number} (sheet '{label}')" if label else str(number))
+            continue
         except AvailProblem as problem:
             yield number, f"{prefix}{problem}"
             continue
@@ -434,7 +465,8 @@ def avail_row(fields: Mapping[str, Any], number: int, licensee: str = "") -> Gra
     """One avail given by EMA column name (`Territory`, `StartLag`, ...) as a grant row.
 
     How another form of an avail (the Avails XML) is read by the spreadsheet's rules;
-    `number` is where it is in its file. Raises `AvailProblem` if it cannot be mapped."""
+    `number` is where it is in its file. Raises `AvailProblem` if it cannot be mapped,
+    `AvailWithdrawn` if it is withdrawn."""
     record = _Record(tuple(fields.values()), {name: [i] for i, name in enumerate(fields)})
     return _with_territory(*_map_row(record, number, licensee))
 
@@ -475,6 +507,8 @@ def _text(value: Any) -> str:
 
 
 def _map_row(record: _Record, number: int, licensee: str) -> tuple[GrantRow, list[str], list[str]]:
+    if record.text("EntryType").lower() in WITHDRAWN_ENTRY_TYPES:
+        raise AvailWithdrawn
     extras = {column: record.text(column) for column in KEPT_COLUMNS if record.text(column)}
 
     territory = record.text("Territory")

@@ -64,8 +64,8 @@ from xml.etree.ElementTree import Element, TreeBuilder
 from xml.parsers import expat
 
 from ledger.errors import BadInput
-from ledger.io.ema import AvailProblem, avail_row
-from ledger.io.rows import GrantRow, RowErrors
+from ledger.io.ema import AvailProblem, AvailRows, AvailWithdrawn, avail_row
+from ledger.io.rows import RowErrors
 
 AVAILS_ROOTS = frozenset({"AvailList", "Avail", "AvailListSigned"})
 # Elements of the transaction read as the spreadsheet column of the same name.
@@ -98,7 +98,7 @@ class _Declaration(Exception):
         self.line = line
 
 
-def read_ema_xml(path: Path, *, licensee: str = "") -> list[GrantRow]:
+def read_ema_xml(path: Path, *, licensee: str = "") -> AvailRows:
     """Read every transaction of an Avails XML file into grant rows.
 
     `licensee` names the grantee where a transaction names none. Raises `BadInput` for
@@ -111,7 +111,7 @@ def read_ema_xml(path: Path, *, licensee: str = "") -> list[GrantRow]:
         raise BadInput(
             f"{name}: not an Avails XML file (its root element is <{root.tag}>, not <AvailList>)"
         )
-    rows: list[GrantRow] = []
+    rows = AvailRows()
     errors: list[tuple[int, str]] = []
     avails = list(root.iter("Avail"))
     if not avails:
@@ -126,6 +126,8 @@ def read_ema_xml(path: Path, *, licensee: str = "") -> list[GrantRow]:
             for asset in assets:
                 try:
                     rows.append(avail_row(_fields(avail, asset, transaction), line, licensee))
+                except AvailWithdrawn:
+                    rows.withdrawn.append(str(line))
                 except AvailProblem as problem:
                     errors.append((line, f"Avail {avail_number}, Transaction {number}: {problem}"))
     if errors:
@@ -187,6 +189,7 @@ def _fields(avail: Element, asset: Element, transaction: Element) -> dict[str, s
     prefix = "Episode" if episode else ""
     fields = {
         "DisplayName": _text(avail.find("Licensor/DisplayName")),
+        "EntryType": _text(avail.find("Disposition/EntryType")),
         "ALID": _text(avail.find("ALID")),
         "Licensee": _licensee(transaction.find("Licensee")),
         "AvailID": transaction.get("TransactionID", "").strip(),

@@ -358,6 +358,18 @@ def test_avails_that_name_no_licensee_go_to_one_stand_in_party(tmp_path: Path) -
     assert parties["unnamed-licensee"] == "Licensee not named in the avails"
 
 
+@pytest.mark.skipif(not SAMPLES, reason=f"EMA samples not found under {SHARED}")
+def test_an_avail_the_file_withdraws_is_named_and_not_imported(tmp_path: Path) -> None:
+    ledger = _fresh(tmp_path, "ledger.db")
+    result = ledger("import", str(SHARED / "data" / "ema-avails" / "Movies_v1.8.xlsx"))
+    # Row 30 takes The Last Dance back in DE (EntryType Full Delete, a 1999 window).
+    assert result.stdout.startswith("imported 26 grants")
+    assert "1 withdrawn avail(s) (EntryType Full Delete or Delete) not imported, row(s) 30" in (
+        result.stderr
+    )
+    assert not [g for g in _grants(ledger) if g["start"] == "1999-12-31"]
+
+
 @pytest.mark.skipif(not AVAILS_XML.is_file(), reason=f"Avails XML samples not found under {SHARED}")
 def test_an_avails_xml_file_imports_and_one_with_a_bad_territory_writes_nothing(
     tmp_path: Path,

@@ -30,7 +30,9 @@ def write(path: Path, avails: str, version: str = "2.4") -> Path:
     return path
 
 
-def avail(transactions: str, asset: str = "", licensor: str = "Showbox") -> str:
+def avail(
+    transactions: str, asset: str = "", licensor: str = "Showbox", entry: str = "Full Extract"
+) -> str:
     asset = asset or (
         '<avails:Asset contentID="md:cid:showbox:real"><avails:WorkType>Movie</avails:WorkType>'
         "<avails:Metadata><avails:TitleDisplayUnlimited>Real</avails:TitleDisplayUnlimited>"
@@ -39,7 +41,7 @@ def avail(transactions: str, asset: str = "", licensor: str = "Showbox") -> str:
     )
     return (
         "<avails:Avail><avails:ALID>md:alid:showbox:real</avails:ALID>"
-        "<avails:Disposition><avails:EntryType>Full Extract</avails:EntryType></avails:Disposition>"
+        f"<avails:Disposition><avails:EntryType>{entry}</avails:EntryType></avails:Disposition>"
         f"<avails:Licensor><md:DisplayName>{licensor}</md:DisplayName></avails:Licensor>"
         "<avails:AvailType>single</avails:AvailType><avails:ShortDescription/>"
         f"{asset}{transactions}</avails:Avail>\n"
@@ -216,6 +218,19 @@ def test_a_volume_is_its_own_title_not_the_season_it_is_part_of(tmp_path: Path) 
         "killer-rabbits-from-space-s1-v2",
         "Killer Rabbits from Space Season 1 Volume 2",
     )
+
+
+def test_a_withdrawn_avail_is_no_grant_and_its_line_is_named(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "a.xml",
+        avail(transaction(US_EST))
+        + avail(transaction(US_EST, "T2"), entry="Full Delete")
+        + avail(transaction(US_EST, "T3"), entry="Delete"),
+    )
+    rows = read_ema_xml(path)
+    assert [row.extras["AvailID"] for row in rows] == ["T1"]
+    # The lines of their transactions (each avail's takes a line, and its end another).
+    assert rows.withdrawn == ["5", "7"]
 
 
 def test_every_unmappable_transaction_is_reported_with_its_line_and_place(
