@@ -41,8 +41,8 @@ service validates territories, rights, dates and exclusivity afterwards):
   (open); Start `Immediate` -> "" (start date not known; the ledger treats it as TBD).
   End `Immediate` (withdraw now) and an empty Start are errors.
 - rights: `LicenseType` through EMA's own vocabulary (`ema_license_types` of the rights
-  tree: EST, POEST, VOD as tvod, SVOD, AVOD, FVOD..., and the SVOD Title List's
-  `Pre-Release` and `Library` as svod), anything else through the rights aliases. A type
+  tree: EST, POEST, VOD as tvod, SVOD, AVOD, FVOD..., and `Pre-Release` and `Library`
+  as tvod, as MovieLabs' validator reads them), anything else through the rights aliases. A type
   that is one of several for its right (`Library`, `TVOD`) is kept in extras as
   `LicenseType`, and `write_ema` writes it again.
 - `EntryType` `Full Delete` or `Delete`: the avail is withdrawn, which is no grant; it
@@ -526,7 +526,7 @@ def _map_row(record: _Record, number: int, licensee: str) -> tuple[GrantRow, lis
     # ledger export's `brand-licensing;e-commerce`, is left for the rights parser.
     rights = RIGHTS.ema_license_types.get(written.strip().upper(), written)
     if rights != written and _EMA_TYPE_OF[rights] != written.strip().upper():
-        # One of several EMA types of one right (`Library` and `Pre-Release` are SVOD):
+        # One of several EMA types of one right (`Library` and `Pre-Release` are tvod):
         # the type as written is kept, and an export writes it again.
         extras["LicenseType"] = written
 

@@ -221,7 +221,7 @@ def test_excel_serials_iso_text_and_open_ends_are_read(tmp_path: Path) -> None:
     )
 
 
-def test_the_svod_title_lists_library_and_pre_release_are_svod_and_written_back(
+def test_library_and_pre_release_are_transactional_vod_and_written_back_as_written(
     tmp_path: Path,
 ) -> None:
     path = make_workbook(
@@ -245,7 +245,7 @@ def test_the_svod_title_lists_library_and_pre_release_are_svod_and_written_back(
         ],
     )
     library, pre_release, svod = read_ema(path)
-    assert (library.rights, pre_release.rights, svod.rights) == ("svod", "svod", "svod")
+    assert (library.rights, pre_release.rights, svod.rights) == ("tvod", "tvod", "svod")
     assert library.extras["LicenseType"] == "Library"
     assert pre_release.extras["LicenseType"] == "Pre-Release"
     assert "LicenseType" not in svod.extras
