@@ -160,7 +160,19 @@ def _parse_unsigned_term(text: str) -> Term:
     if not folded or folded == "p" or match is None or not any(match.groups()):
         raise BadInput(f"not a term '{text.strip()}': use e.g. 10y, 18m, 90d, 2w or P1Y6M")
     years, months, weeks, days = (int(part or 0) for part in match.groups())
-    return Term(years=years, months=months, days=weeks * 7 + days)
+    term = Term(years=years, months=months, days=weeks * 7 + days)
+    if term.years * 366 + term.months * 31 + term.days > LONGEST_TERM_DAYS:
+        raise BadInput(
+            f"'{text.strip()}' is longer than {LONGEST_TERM_YEARS} years "
+            "(a licence in perpetuity has an open end)"
+        )
+    return term
+
+
+LONGEST_TERM_YEARS = 1000
+"""The longest term or event offset written (`999y`): a longer one is a typing slip, and
+most would run past the calendar's last day."""
+LONGEST_TERM_DAYS = LONGEST_TERM_YEARS * 366
 
 
 def is_term(text: str) -> bool:
@@ -195,11 +207,18 @@ def end_for_term(start: date, term: Term) -> date:
     """
     if term.is_zero:
         raise BadInput("a term must run at least one day")
-    if term.years or term.months:
-        anniversary = start + relativedelta(years=term.years, months=term.months)
-        end = anniversary - timedelta(days=1) if anniversary.day == start.day else anniversary
-        return end + timedelta(days=term.days)
-    return start + timedelta(days=term.days - 1)
+    try:
+        if term.years or term.months:
+            anniversary = start + relativedelta(years=term.years, months=term.months)
+            end = anniversary - timedelta(days=1) if anniversary.day == start.day else anniversary
+            return end + timedelta(days=term.days)
+        return start + timedelta(days=term.days - 1)
+    except (OverflowError, ValueError):
+        raise _past_the_calendar(f"a term of {term.text} from {start}") from None
+
+
+def _past_the_calendar(what: str) -> BadInput:
+    return BadInput(f"{what} runs past {date.max}, the last day of the calendar")
 
 
 def add_offset(day: date, offset: Term, *, negative: bool = False) -> date:
@@ -208,7 +227,11 @@ def add_offset(day: date, offset: Term, *, negative: bool = False) -> date:
     No minus-one here: an offset names a day relative to the event, it is not a term.
     """
     delta = relativedelta(years=offset.years, months=offset.months, days=offset.days)
-    return day - delta if negative else day + delta
+    try:
+        return day - delta if negative else day + delta
+    except (OverflowError, ValueError):
+        sign = "-" if negative else "+"
+        raise _past_the_calendar(f"{day} {sign} {offset.text}") from None
 
 
 @dataclass(frozen=True)

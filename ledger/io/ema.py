@@ -102,11 +102,13 @@ import math
 import re
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
+from xml.etree.ElementTree import ParseError
 
 from dateutil.relativedelta import relativedelta
 
@@ -326,11 +328,21 @@ def read_ema(path: Path, *, licensee: str = "") -> AvailRows:
                     rows.append(row_or_error)
                 else:
                     errors.append(row_or_error)
+    except _DAMAGED as error:
+        # A workbook is read as its rows are needed: a damaged part shows only then.
+        raise BadInput(
+            f"{name}: a damaged workbook ({type(error).__name__}: {error}): "
+            "save it again from the spreadsheet program"
+        ) from None
     finally:
         workbook.close()
     if errors:
         raise RowErrors(name, errors)
     return rows
+
+
+_DAMAGED = (ParseError, zipfile.BadZipFile, zlib.error, EOFError)
+"""What reading a damaged workbook's sheets raises: a cut or corrupt part of the zip."""
 
 
 def _open_workbook(path: Path) -> Any:
@@ -723,7 +735,12 @@ def _shift_date(day: date, text: str, is_start: bool, column: str, extras: dict[
         "m": relativedelta(months=n),
         "y": relativedelta(years=n),
     }[unit]
-    shifted: date = day + delta
+    try:
+        shifted: date = day + delta
+    except (OverflowError, ValueError):  # past year 9999 (or before year 1)
+        raise AvailProblem(
+            f"'{column}Lag' is {text!r}: it takes {day} out of the calendar"
+        ) from None
     return shifted
 
 

@@ -853,7 +853,10 @@ class _Import:
     def _check_and_write(self, row: GrantRow, spec: GrantSpec, status: str) -> None:
         index = self.written
         scope = self._scope(spec.title)
-        proposed = proposed_view(spec, scope.events, f"row {row.row}", status, LINE_SEQ + index)
+        try:
+            proposed = proposed_view(spec, scope.events, f"row {row.row}", status, LINE_SEQ + index)
+        except BadInput as problem:  # a window past the calendar, once its days are known
+            raise BadInput(f"{self.source} row {row.row}: {problem}") from None
         found: list[Conflict] = []
         if not plainly_clear(proposed, scope.deciding(proposed), scope.owners):
             found = check_grant(proposed, scope.around(proposed), scope.owners)

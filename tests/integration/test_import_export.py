@@ -274,6 +274,19 @@ def test_an_import_refuses_a_name_with_a_control_character_and_writes_nothing(
     assert as_json(run("grant", "list", "--format", "json")) == []
 
 
+def test_an_import_refuses_a_window_past_the_calendar_by_its_row_and_writes_nothing(
+    run: Run, tmp_path: Path
+) -> None:
+    lines = [
+        "A-1,real,northstar,iqiyi,svod,CN,2019-01-01,2019-12-31,exclusive,",
+        "A-2,real,northstar,iqiyi,svod,KR,9999-06-01,1y,exclusive,",
+    ]
+    result = run("import", str(_catalogue(tmp_path, lines)), "--owner", "northstar", expect=2)
+    assert "row 3: a term of 1y from 9999-06-01 runs past 9999-12-31" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert as_json(run("grant", "list", "--format", "json")) == []
+
+
 def test_an_allowed_import_still_writes_nothing_when_a_row_is_bad(run: Run, tmp_path: Path) -> None:
     deal = _clashing(
         run, tmp_path, "YK-1,real,real-producer,youku,svod,ZZX,2019-01-01,2019-12-31,exclusive,"

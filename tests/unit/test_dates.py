@@ -141,6 +141,23 @@ def test_bad_or_zero_terms_are_rejected(text: str) -> None:
         parse_term(text)
 
 
+def test_a_term_or_offset_of_a_thousand_years_or_more_is_a_typing_slip() -> None:
+    assert parse_term("999y").years == 999
+    with pytest.raises(BadInput, match="longer than 1000 years"):
+        parse_term("9000y")
+    with pytest.raises(BadInput, match="longer than 1000 years"):
+        parse_event_ref("theatrical+400000d")
+
+
+def test_a_window_that_would_end_past_the_calendar_is_bad_input_not_a_crash() -> None:
+    with pytest.raises(BadInput, match="a term of 1y from 9999-06-01 runs past 9999-12-31"):
+        end_for_term(D("9999-06-01"), parse_term("1y"))
+    with pytest.raises(BadInput, match="9999-12-01 \\+ 90d runs past 9999-12-31"):
+        add_offset(D("9999-12-01"), parse_term("90d"))
+    with pytest.raises(BadInput, match="runs past"):
+        EventRef("theatrical", parse_term("1y"), negative=True).resolve(D("0001-06-01"))
+
+
 def test_term_text_is_canonical() -> None:
     assert parse_term("P1Y6M").text == "1y6m"
     assert parse_term("2w").text == "14d"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import warnings
+import zipfile
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -264,6 +265,47 @@ def test_library_and_pre_release_are_transactional_vod_and_written_back_as_writt
         "Pre-Release",
         None,
     ]
+
+
+def test_a_lag_that_takes_a_date_out_of_the_calendar_is_a_bad_row(tmp_path: Path) -> None:
+    head = [[*EMA_HEAD[0], "AvailTrans"], [*EMA_HEAD[1], "EndLag"], [*EMA_HEAD[2], ""]]
+    path = make_workbook(
+        tmp_path / "lag.xlsx",
+        [
+            *head,
+            [
+                "Showbox",
+                None,
+                "CN",
+                None,
+                "SVOD",
+                "2017-07-01",
+                "9999-12-31",
+                "N",
+                "Real",
+                2017,
+                "P1D",
+            ],
+        ],
+    )
+    with pytest.raises(RowErrors, match="row 4: 'EndLag' is 'P1D': it takes 9999-12-31 out"):
+        read_ema(path)
+
+
+def test_a_damaged_workbook_is_bad_input_that_says_so(tmp_path: Path) -> None:
+    whole = make_workbook(
+        tmp_path / "whole.xlsx",
+        [*EMA_HEAD, ["Showbox", None, "CN", None, "SVOD", "2017-07-01", "Open", "N", "Real", 2017]],
+    )
+    damaged = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(whole) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename.startswith("xl/worksheets/"):
+                data = data[: len(data) // 2]  # the sheet cut off half way
+            target.writestr(item, data)
+    with pytest.raises(BadInput, match=r"damaged\.xlsx: a damaged workbook"):
+        read_ema(damaged)
 
 
 def test_every_unmappable_row_is_reported_with_its_number(tmp_path: Path) -> None:
