@@ -38,8 +38,10 @@ service validates territories, rights, dates and exclusivity afterwards):
   `theatrical+1m`); a lag with hours is rounded to whole days outwards (start earlier,
   end later, the conservative direction for conflict checks) and the exact lag is kept
   in extras. A lag on a plain date is added to the date. End `Open` or empty -> ""
-  (open); Start `Immediate` -> "" (start date not known; the ledger treats it as TBD).
-  End `Immediate` (withdraw now) and an empty Start are errors.
+  (open). Start `Immediate` ("as soon as the avail is received", a day the file does not
+  give) -> `immediate+0d`, an event of its own: the start is TBD, and the window is
+  checked as open until the title's `immediate` event is recorded (`title event --kind
+  immediate`). End `Immediate` (withdraw now) and an empty Start are errors.
 - rights: `LicenseType` through EMA's own vocabulary (`ema_license_types` of the rights
   tree: EST, POEST, VOD as tvod, SVOD, AVOD, FVOD..., and `Pre-Release` and `Library`
   as tvod, as MovieLabs' validator reads them), anything else through the rights aliases. A type
@@ -148,7 +150,12 @@ EVENT_BY_CONDITION = {
     "theatricalstart": "theatrical",
     "broadcast": "broadcast",
 }
-CONDITION_BY_EVENT = {"est": "ESTStart", "theatrical": "Theatrical", "broadcast": "Broadcast"}
+CONDITION_BY_EVENT = {
+    "est": "ESTStart",
+    "theatrical": "Theatrical",
+    "broadcast": "Broadcast",
+    "immediate": "Immediate",
+}
 
 TRUE_WORDS = frozenset({"TRUE", "YES", "Y", "T", "1", "=TRUE()", "=TRUE"})
 FALSE_WORDS = frozenset({"FALSE", "NO", "N", "F", "0", "=FALSE()", "=FALSE", ""})
@@ -263,7 +270,10 @@ _DURATION = re.compile(
     r"^(?P<sign>[+-])?P(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
     r"(?:T(?:(?P<h>\d+)H)?(?:(?P<mi>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
 )
-_EVENT_REF = re.compile(r"^(?P<event>[a-z][a-z0-9_-]*?)(?P<sign>[+-])(?P<n>\d+)(?P<unit>[dwmy])$")
+# An event reference as the ledger writes it: `theatrical+90d`, or `est` for no offset.
+_EVENT_REF = re.compile(
+    r"^(?P<event>[a-z][a-z0-9_-]*?)(?:(?P<sign>[+-])(?P<n>\d+)(?P<unit>[dwmy]))?$"
+)
 _CODE_LIKE = re.compile(r"^[A-Z0-9][A-Z0-9-]*$")
 _LIST_SEPARATORS = re.compile(r"[,;\s]+")
 
@@ -636,9 +646,7 @@ def _window_edge(record: _Record, column: str, extras: dict[str, str]) -> str:
         return ""
     if key == "open" and not is_start:
         return ""
-    if key == "immediate":
-        if is_start:
-            return ""
+    if key == "immediate" and not is_start:
         raise AvailProblem("'End' is 'Immediate' (withdraw now), not a licence window; give a date")
     if not _CONDITION.match(word) or key == "open":
         raise AvailProblem(
@@ -933,7 +941,7 @@ def _edge_cells(value: str, *, is_start: bool) -> tuple[Any, str | None]:
     ref = _EVENT_REF.match(value.strip())
     if ref:
         condition = CONDITION_BY_EVENT.get(ref["event"], ref["event"])
-        n = int(ref["n"])
+        n = int(ref["n"] or 0)
         if n == 0:
             return condition, None
         sign = "-" if ref["sign"] == "-" else ""

@@ -267,6 +267,24 @@ def test_library_and_pre_release_are_transactional_vod_and_written_back_as_writt
     ]
 
 
+def test_an_immediate_start_is_tbd_until_its_event_is_recorded_and_is_written_back(
+    tmp_path: Path,
+) -> None:
+    path = make_workbook(
+        tmp_path / "now.xlsx",
+        [*EMA_HEAD, ["Showbox", None, "CN", None, "SVOD", "Immediate", "Open", "Y", "Real", 2017]],
+    )
+    [row] = read_ema(path)
+    assert (row.start, row.end) == ("immediate+0d", "")
+    exported = tmp_path / "export.xlsx"
+    write_ema([row._replace(start="immediate")], exported)  # as the ledger writes it
+    sheet = openpyxl.load_workbook(exported).worksheets[0]
+    names = [cell.value for cell in sheet[2]]
+    [values] = sheet.iter_rows(min_row=4, values_only=True)
+    assert values[names.index("Start")] == "Immediate"
+    assert [back.start for back in read_ema(exported)] == ["immediate+0d"]
+
+
 def test_a_lag_that_takes_a_date_out_of_the_calendar_is_a_bad_row(tmp_path: Path) -> None:
     head = [[*EMA_HEAD[0], "AvailTrans"], [*EMA_HEAD[1], "EndLag"], [*EMA_HEAD[2], ""]]
     path = make_workbook(
@@ -447,7 +465,7 @@ def grants(draw: st.DrawFn) -> GrantRow:
         grantee=draw(slugs),
         rights=draw(st.sampled_from(["svod", "est", "tvod", "svod;avod", "pay-tv"])),
         territory=draw(territories()),
-        start=draw(st.one_of(st.just(""), edges)),
+        start=draw(edges),  # a grant has a start: a day, or an event's (`Immediate` too)
         end=draw(st.one_of(st.just(""), edges)),
         exclusivity=draw(st.sampled_from(["exclusive", "sole", "non-exclusive"])),
         language=draw(st.sampled_from(["", "zh", "ko;zh"])),
