@@ -3,7 +3,9 @@
 An EMA Avails workbook has, on each sheet it uses, the element group in row 1, the
 column name in row 2, the template version (or notes) in row 3 and data from row 4; a
 sheet saved without the group row has the names in row 1 and data from row 3 (MovieLabs'
-reader, mddf-lib `xlsx/AvailsSheet.java`, accepts both). Column order differs between
+reader, mddf-lib `xlsx/AvailsSheet.java`, accepts both), and one saved without the
+version row its data from the row after the names. A sheet is read to its last row
+written, whatever size it declares. Column order differs between
 versions and studios (v1.7.3 sorts them by group), so every column is found by its name;
 a name that appears twice (e.g. `AvailID` and `Avail/AvailID`) yields the first
 non-empty cell. Every sheet whose header has `Territory`, `LicenseType`, `Start` and
@@ -319,6 +321,10 @@ def read_ema(path: Path, *, licensee: str = "") -> AvailRows:
     try:
         sheets = []
         for sheet in workbook.worksheets:
+            # Read to the last row and column written, whatever size the sheet declares:
+            # read-only openpyxl stops at the declared size, which some programs write
+            # too small (or leave at `A1`).
+            sheet.reset_dimensions()
             header = _sheet_header(sheet)
             if header is not None:
                 sheets.append((sheet, header))
@@ -388,15 +394,32 @@ def _sheet_header(sheet: Any) -> _Header | None:
 
     Templates put the names in row 2 under the row-1 groups, with row 3 for the version
     or notes; a sheet saved without the group row has them in row 1 and data from row 3,
-    as MovieLabs' own reader allows (mddf-lib `xlsx/AvailsSheet.ingest`)."""
-    top = list(sheet.iter_rows(min_row=1, max_row=2, values_only=True))
-    for index in reversed(range(len(top))):
+    as MovieLabs' own reader allows (mddf-lib `xlsx/AvailsSheet.ingest`). A sheet saved
+    without the version row has its data from the row after the names: that row is
+    skipped only when it names no territory and no licence type (`//REQ` is none)."""
+    top = list(sheet.iter_rows(min_row=1, max_row=3, values_only=True))
+    for index in reversed(range(min(2, len(top)))):
         names = [_column_name(cell) for cell in top[index]]
         if set(names) >= EMA_MARKER_COLUMNS:
             groups = [_text(cell) for cell in top[0]] if index else []
             groups += [""] * (len(names) - len(groups))
-            return _Header(groups, names, first_row=index + 3)
+            # The row after the names is the template's version and requirements row
+            # (`1.9`, `//REQ`, `//Opt`), or, in a sheet saved without it, the first
+            # avail, which has a territory and a licence type: never skipped unread.
+            notes = not _is_avail(names, top[index + 1] if index + 1 < len(top) else ())
+            return _Header(groups, names, first_row=index + (3 if notes else 2))
     return None
+
+
+def _is_avail(names: list[str], values: Sequence[Any]) -> bool:
+    """Whether a row under these column names has a territory or a licence type: an
+    avail (maybe a bad one), not the template's version row (`1.9`, `//REQ`)."""
+    for column in ("Territory", "LicenseType"):
+        position = names.index(column)
+        text = _text(values[position]) if position < len(values) else ""
+        if text and not text.startswith("//"):
+            return True
+    return False
 
 
 def _column_name(cell: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 import warnings
 import zipfile
@@ -283,6 +284,33 @@ def test_an_immediate_start_is_tbd_until_its_event_is_recorded_and_is_written_ba
     [values] = sheet.iter_rows(min_row=4, values_only=True)
     assert values[names.index("Start")] == "Immediate"
     assert [back.start for back in read_ema(exported)] == ["immediate+0d"]
+
+
+def test_a_sheet_saved_without_its_version_row_keeps_its_first_avail(tmp_path: Path) -> None:
+    avails = [
+        ["Showbox", None, "CN", None, "SVOD", "2017-07-01", "Open", "Y", "Real", 2017],
+        ["Showbox", None, "KR", None, "EST", "2017-07-01", "Open", "N", "Real", 2017],
+    ]
+    with_groups = make_workbook(tmp_path / "groups.xlsx", [*EMA_HEAD[:2], *avails])
+    names_only = make_workbook(tmp_path / "names.xlsx", [EMA_HEAD[1], *avails])
+    assert [(r.row, r.territory) for r in read_ema(with_groups)] == [(3, "CN"), (4, "KR")]
+    assert [(r.row, r.territory) for r in read_ema(names_only)] == [(2, "CN"), (3, "KR")]
+
+
+def test_a_sheet_that_declares_itself_smaller_than_it_is_is_read_whole(tmp_path: Path) -> None:
+    rows = [
+        ["Showbox", None, c, None, "SVOD", "2017-07-01", "Open", "N", "Real", 2017]
+        for c in ("CN", "KR", "JP")
+    ]
+    whole = make_workbook(tmp_path / "whole.xlsx", [*EMA_HEAD, *rows])
+    small = tmp_path / "small.xlsx"
+    with zipfile.ZipFile(whole) as source, zipfile.ZipFile(small, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename.startswith("xl/worksheets/"):
+                data = re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:J4"', data)
+            target.writestr(item, data)
+    assert [r.territory for r in read_ema(small)] == ["CN", "KR", "JP"]
 
 
 def test_a_lag_that_takes_a_date_out_of_the_calendar_is_a_bad_row(tmp_path: Path) -> None:
