@@ -812,8 +812,8 @@ def _tv_title(record: _Record, work_type: str, extras: dict[str, str]) -> tuple[
     series = _natural_name(
         record.text("SeriesTitleInternalAlias") or record.text("SeriesTitleDisplayUnlimited")
     )
-    season = record.text("SeasonNumber")
-    episode = record.text("EpisodeNumber")
+    season = _ordinal(record.text("SeasonNumber"))
+    episode = _ordinal(record.text("EpisodeNumber"))
     if not series:
         raise AvailProblem(f"a {work_type} avail without 'SeriesTitleInternalAlias'")
     extras["SeriesTitleInternalAlias"] = record.text("SeriesTitleInternalAlias") or series
@@ -832,7 +832,7 @@ def _tv_title(record: _Record, work_type: str, extras: dict[str, str]) -> tuple[
             return f"{slug}{season_part}-{slugify(episode_name)}", episode_name
         raise AvailProblem("an episode avail without 'EpisodeNumber' or an episode title")
     if work_type == "volume":
-        volume = record.text("VolumeNumber")
+        volume = _ordinal(record.text("VolumeNumber"))
         volume_name = _natural_name(
             record.text("VolumeTitleInternalAlias") or record.text("VolumeTitleDisplayUnlimited")
         )
@@ -848,6 +848,22 @@ def _tv_title(record: _Record, work_type: str, extras: dict[str, str]) -> tuple[
     if not season:
         raise AvailProblem(f"a {work_type} avail without 'SeasonNumber'")
     return f"{slug}{season_part}", season_name or f"{series} Season {season}"
+
+
+_ORDINAL = re.compile(
+    r"(?:(?:season|series|episode|ep|volume|vol|[sev])\.?\s*)?0*(\d+)"
+    r"|s\d+\s*e0*(\d+)",  # an episode written with its season: S01E02
+    re.IGNORECASE,
+)
+
+
+def _ordinal(text: str) -> str:
+    """A season, episode or volume number as a title id part: `1` for `1`, `01`, `Season
+    1` or `S1` (`2` for an episode's `S01E02`); another text as its slug (`special`)."""
+    match = _ORDINAL.fullmatch(text.strip())
+    if match is None:
+        return slugify(text)
+    return str(int(match[1] or match[2]))
 
 
 # --------------------------------------------------------------------------- writing

@@ -123,6 +123,45 @@ def test_tv_avails_name_the_season_or_episode_as_the_title() -> None:
     assert not any(v.startswith("//") for row in rows for v in row.extras.values())
 
 
+def test_a_season_or_episode_number_written_in_words_or_with_zeros_names_one_title(
+    tmp_path: Path,
+) -> None:
+    head = [
+        ["Avail", "AvailTrans", "AvailTrans", "AvailTrans", "AvailTrans"] + ["AvailAsset"] * 4,
+        [
+            "DisplayName",
+            "Territory",
+            "LicenseType",
+            "Start",
+            "End",
+            "WorkType",
+            "SeriesTitleInternalAlias",
+            "SeasonNumber",
+            "EpisodeNumber",
+        ],
+        ["//REQ"] * 9,
+    ]
+    written = [
+        ("1", "1"),
+        ("01", "01"),
+        ("Season 1", "Episode 1"),
+        ("S1", "S01E01"),
+        ("1", "Special"),
+    ]
+    path = make_workbook(
+        tmp_path / "tv.xlsx",
+        [
+            *head,
+            *(
+                ["Showbox", "KR", "SVOD", "2017-07-01", "Open", "Episode", "Signal", s, e]
+                for s, e in written
+            ),
+        ],
+    )
+    titles = [row.title for row in read_ema(path)]
+    assert titles == ["signal-s1-e1"] * 4 + ["signal-s1-especial"]
+
+
 @needs_samples
 def test_a_licensee_can_be_supplied_when_the_file_leaves_it_out() -> None:
     with warnings.catch_warnings():
