@@ -62,6 +62,9 @@ service validates territories, rights, dates and exclusivity afterwards):
   grantee: `Licensee` -> slug, name in `grantee_name`. Most avails leave `Licensee`
   empty (the file is sent to that retailer): pass `licensee=` to `read_ema`; with
   neither, the grantee is the stand-in party `unnamed-licensee`.
+- title: supplemental and promotional material (`WorkType` Supplemental, Promotion) is a
+  title of its own, named after the film it is about: `the-incredible-hulk-2008-supplemental`,
+  "The Incredible Hulk (Supplemental)".
 - title: movies and collections: the name is `TitleInternalAlias` (the studio's stable
   name, the same in every language version; `Mountain, The` is turned back into
   `The Mountain`), else `TitleDisplayUnlimited`, else `TitleDisplay19`; the id is the
@@ -191,6 +194,9 @@ KEPT_COLUMNS = (
     "VolumeNumber",
 )
 TV_WORK_TYPES = frozenset({"episode", "season", "series", "volume"})
+MATERIAL_WORK_TYPES = frozenset({"supplemental", "promotion"})
+"""Work types of material about a title (bonus material, trailers), which an avail names
+by the title it is about."""
 # A row with none of these is an empty template row, even if it carries prefilled
 # formulas (some templates fill `Exclusive` with =FALSE() down a thousand rows).
 CORE_COLUMNS = (
@@ -799,7 +805,12 @@ def _title(record: _Record, extras: dict[str, str]) -> tuple[str, str]:
     year = record.text("ReleaseYear")
     if name:
         slug = slugify(name)
-        return (f"{slug}-{year}" if re.fullmatch(r"\d{4}", year) else slug), name
+        title = f"{slug}-{year}" if re.fullmatch(r"\d{4}", year) else slug
+        if work_type in MATERIAL_WORK_TYPES:
+            # A trailer or featurette of the film, named after it: a title of its own, so
+            # that its licences never meet the film's.
+            return f"{title}-{work_type}", f"{name} ({record.text('WorkType')})"
+        return title, name
     for column in ("ContentID", "ALID", "AltID"):
         if record.text(column):
             return slugify(record.text(column)), ""

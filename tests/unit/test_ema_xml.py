@@ -220,6 +220,19 @@ def test_a_volume_is_its_own_title_not_the_season_it_is_part_of(tmp_path: Path) 
     )
 
 
+def test_supplemental_material_is_a_title_of_its_own_not_the_film(tmp_path: Path) -> None:
+    bonus = (
+        '<avails:Asset contentID="md:cid:showbox:real-bonus">'
+        "<avails:WorkType>Supplemental</avails:WorkType>"
+        "<avails:Metadata><avails:TitleInternalAlias>Real</avails:TitleInternalAlias>"
+        "<avails:ReleaseDate>2017-06-28</avails:ReleaseDate></avails:Metadata></avails:Asset>"
+    )
+    path = write(tmp_path / "a.xml", avail(transaction(US_EST)) + avail(transaction(US_EST), bonus))
+    film, extra = read_ema_xml(path)
+    assert (film.title, film.title_name) == ("real-2017", "Real")
+    assert (extra.title, extra.title_name) == ("real-2017-supplemental", "Real (Supplemental)")
+
+
 def test_a_withdrawn_avail_is_no_grant_and_its_line_is_named(tmp_path: Path) -> None:
     path = write(
         tmp_path / "a.xml",
