@@ -194,6 +194,8 @@ KEPT_COLUMNS = (
     "VolumeNumber",
 )
 TV_WORK_TYPES = frozenset({"episode", "season", "series", "volume"})
+EVERY_LANGUAGE = frozenset({"any", "all", "*"})
+"""What an `AllowedLanguages` cell may write for every language."""
 MATERIAL_WORK_TYPES = frozenset({"supplemental", "promotion"})
 """Work types of material about a title (bonus material, trailers), which an avail names
 by the title it is about."""
@@ -604,8 +606,10 @@ def _map_row(record: _Record, number: int, licensee: str) -> tuple[GrantRow, lis
     # Spanish) is recorded as `es`. That widens the grant, so a conflict check errs on the
     # side of reporting a collision; the exact tags stay in extras.
     languages = dict.fromkeys(tag.split("-", 1)[0].lower() for tag in tags if tag)
-    language = ";".join(languages)
-    if ":" in allowed or any("-" in tag for tag in tags):
+    # `any` and `all` are no languages (ISO 639-3 has Anyin, `any`, and Allar, `all`):
+    # every language, as an empty cell says.
+    language = "" if languages.keys() & EVERY_LANGUAGE else ";".join(languages)
+    if ":" in allowed or any("-" in tag for tag in tags) or (allowed and not language):
         extras["AllowedLanguagesRaw"] = allowed
 
     grantor = record.text("LedgerLicensor") or slugify(grantor_name)

@@ -352,6 +352,25 @@ def test_a_sheet_that_declares_itself_smaller_than_it_is_is_read_whole(tmp_path:
     assert [r.territory for r in read_ema(small)] == ["CN", "KR", "JP"]
 
 
+def test_allowed_languages_any_or_all_mean_every_language(tmp_path: Path) -> None:
+    head = [[*EMA_HEAD[0], "AvailTrans"], [*EMA_HEAD[1], "AllowedLanguages"], [*EMA_HEAD[2], ""]]
+    path = make_workbook(
+        tmp_path / "langs.xlsx",
+        [
+            *head,
+            *(
+                ["Showbox", None, c, None, "SVOD", "2017-07-01", "Open", "N", "Real", 2017, w]
+                for c, w in (("CN", "any"), ("KR", "All"), ("JP", "ko, ja"))
+            ),
+        ],
+    )
+    assert [(r.language, r.extras.get("AllowedLanguagesRaw")) for r in read_ema(path)] == [
+        ("", "any"),
+        ("", "All"),
+        ("ko;ja", None),
+    ]
+
+
 def test_a_lag_that_takes_a_date_out_of_the_calendar_is_a_bad_row(tmp_path: Path) -> None:
     head = [[*EMA_HEAD[0], "AvailTrans"], [*EMA_HEAD[1], "EndLag"], [*EMA_HEAD[2], ""]]
     path = make_workbook(
