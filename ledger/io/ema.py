@@ -43,7 +43,10 @@ service validates territories, rights, dates and exclusivity afterwards):
   (open). Start `Immediate` ("as soon as the avail is received", a day the file does not
   give) -> `immediate+0d`, an event of its own: the start is TBD, and the window is
   checked as open until the title's `immediate` event is recorded (`title event --kind
-  immediate`). End `Immediate` (withdraw now) and an empty Start are errors.
+  immediate`). End `Immediate` (withdraw now) and an empty Start are errors. An open
+  End with a `WindowDuration` (`P180D`) ends when the duration runs out: the term
+  `180d` from the start; `write_ema` writes a term end so (open End, its duration)
+  while the start waits on an event, and as its last day once it is known.
 - rights: `LicenseType` through EMA's own vocabulary (`ema_license_types` of the rights
   tree: EST, POEST, VOD as tvod, SVOD, AVOD, FVOD..., and `Pre-Release` and `Library`
   as tvod, as MovieLabs' validator reads them), anything else through the rights aliases. A type
@@ -119,6 +122,7 @@ from xml.etree.ElementTree import ParseError
 
 from dateutil.relativedelta import relativedelta
 
+from ledger.domain.dates import parse_term
 from ledger.domain.rights import RIGHTS
 from ledger.domain.territories import ALL_COUNTRIES, compact, parse_territory
 from ledger.errors import BadInput
@@ -590,6 +594,10 @@ def _map_row(record: _Record, number: int, licensee: str) -> tuple[GrantRow, lis
 
     start = _window_edge(record, "Start", extras)
     end = _window_edge(record, "End", extras)
+    if not end:
+        # An open window that lasts at most `WindowDuration` ends when it runs out: a
+        # term from its start (which may itself wait on an event).
+        end = _duration(record.text("WindowDuration"))
     exclusivity = _exclusivity(record, extras)
 
     title, title_name = _title(record, extras)
@@ -689,6 +697,15 @@ def _window_edge(record: _Record, column: str, extras: dict[str, str]) -> str:
     event = EVENT_BY_CONDITION.get(key, key)
     offset = _lag_offset(lag_text, is_start, column, extras) if lag_text else "+0d"
     return f"{event}{offset}"
+
+
+def _duration(text: str) -> str:
+    """A `WindowDuration` (`P180D`, `P2Y`) as the end of an open window, or "" when it is
+    none the ledger counts (empty, zero, hours)."""
+    try:
+        return parse_term(text).text if text else ""
+    except BadInput:
+        return ""
 
 
 def _as_date(value: Any) -> date | None:
@@ -956,6 +973,7 @@ def _avail_rows(grant: GrantRow, number: int) -> Iterator[dict[str, Any]]:
         StartLag=start_lag,
         End=end,
         EndLag=end_lag,
+        WindowDuration=_window_duration(grant.end) or extras.get("WindowDuration"),
         AvailID=extras.get("AvailID") or f"{grant.agreement}-{number}",
         ContractID=grant.agreement,
         Exclusive=exclusive,
@@ -982,9 +1000,22 @@ def _license_type(rights: str, written: str) -> str:
     return _EMA_TYPE_OF.get(rights, rights)
 
 
+def _window_duration(end: str) -> str | None:
+    """The `WindowDuration` of an end that is a term (`10y`, `term:10y` while its start
+    waits on an event), ISO 8601 (`P10Y`); None for any other end."""
+    text = end.removeprefix("term:")
+    try:
+        term = parse_term(text)
+    except BadInput:
+        return None
+    parts = ((term.years, "Y"), (term.months, "M"), (term.days, "D"))
+    return "P" + "".join(f"{n}{unit}" for n, unit in parts if n)
+
+
 def _edge_cells(value: str, *, is_start: bool) -> tuple[Any, str | None]:
-    """The Start/End cell and its lag cell for a window edge as the ledger writes it."""
-    if not value:
+    """The Start/End cell and its lag cell for a window edge as the ledger writes it (an
+    end that is a term is an open End with its `WindowDuration`)."""
+    if not value or (not is_start and _window_duration(value)):
         return ("Immediate" if is_start else "Open"), None
     match = _ISO_DATE.match(value)
     if match and len(value) == 10:

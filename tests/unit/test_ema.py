@@ -371,6 +371,38 @@ def test_allowed_languages_any_or_all_mean_every_language(tmp_path: Path) -> Non
     ]
 
 
+def test_an_open_window_with_a_duration_ends_when_the_duration_runs_out(tmp_path: Path) -> None:
+    head = [[*EMA_HEAD[0], "AvailTrans"], [*EMA_HEAD[1], "WindowDuration"], [*EMA_HEAD[2], ""]]
+    path = make_workbook(
+        tmp_path / "duration.xlsx",
+        [
+            *head,
+            *(
+                ["Showbox", None, "CN", None, "SVOD", start, end, "N", "Real", 2017, lasts]
+                for start, end, lasts in (
+                    ("2017-07-01", "Open", "P180D"),
+                    ("ESTStart", None, "P2Y"),
+                    ("2017-07-01", "2017-12-31", "P180D"),
+                    ("2017-07-01", "Open", "PT12H"),
+                )
+            ),
+        ],
+    )
+    ends = [row.end for row in read_ema(path)]
+    # A date End governs; a duration the ledger cannot count (hours) leaves the end open.
+    assert ends == ["180d", "2y", "2017-12-31", ""]
+    # The ledger's own export of a term end that waits on its start: an open End and the
+    # duration, read back as the same term.
+    waiting = read_ema(path)[1]._replace(start="est", end="term:2y")
+    exported = tmp_path / "export.xlsx"
+    write_ema([waiting], exported)
+    sheet = openpyxl.load_workbook(exported).worksheets[0]
+    names = [cell.value for cell in sheet[2]]
+    [values] = sheet.iter_rows(min_row=4, values_only=True)
+    assert (values[names.index("End")], values[names.index("WindowDuration")]) == ("Open", "P2Y")
+    assert [(row.start, row.end) for row in read_ema(exported)] == [("est+0d", "2y")]
+
+
 def test_a_lag_that_takes_a_date_out_of_the_calendar_is_a_bad_row(tmp_path: Path) -> None:
     head = [[*EMA_HEAD[0], "AvailTrans"], [*EMA_HEAD[1], "EndLag"], [*EMA_HEAD[2], ""]]
     path = make_workbook(
