@@ -153,6 +153,12 @@ _SHORT_TERM = re.compile(
 _ISO_TERM = re.compile(r"p(?:(\d+)y)?(?:(\d+)m)?(?:(\d+)w)?(?:(\d+)d)?")
 
 
+LONGEST_TERM_YEARS = 1000
+"""The longest term or event offset written (a thousand years): a longer one is a typing
+slip, and most would run past the calendar's last day."""
+LONGEST_TERM_DAYS = LONGEST_TERM_YEARS * 366
+
+
 def _parse_unsigned_term(text: str) -> Term:
     """`10y`, `18m`, `90d`, `2w`, `1y6m`, `10 years`, ISO `P10Y`, `P1Y6M`, `P2W`; may be zero."""
     folded = text.strip().casefold()
@@ -167,12 +173,6 @@ def _parse_unsigned_term(text: str) -> Term:
             "(a licence in perpetuity has an open end)"
         )
     return term
-
-
-LONGEST_TERM_YEARS = 1000
-"""The longest term or event offset written (`999y`): a longer one is a typing slip, and
-most would run past the calendar's last day."""
-LONGEST_TERM_DAYS = LONGEST_TERM_YEARS * 366
 
 
 def is_term(text: str) -> bool:

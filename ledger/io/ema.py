@@ -120,9 +120,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from xml.etree.ElementTree import ParseError
 
-from dateutil.relativedelta import relativedelta
-
-from ledger.domain.dates import parse_term
+from ledger.domain.dates import parse_event_ref, parse_term
 from ledger.domain.rights import RIGHTS
 from ledger.domain.territories import ALL_COUNTRIES, compact, parse_territory
 from ledger.errors import BadInput
@@ -784,22 +782,14 @@ def _lag_offset(text: str, is_start: bool, column: str, extras: dict[str, str]) 
 
 
 def _shift_date(day: date, text: str, is_start: bool, column: str, extras: dict[str, str]) -> date:
+    # The lag as an event offset (`+30d`), added as the ledger adds one to its event's day.
     offset = _lag_offset(text, is_start, column, extras)
-    n = int(offset[1:-1]) * (-1 if offset[0] == "-" else 1)
-    unit = offset[-1]
-    delta = {
-        "d": relativedelta(days=n),
-        "w": relativedelta(weeks=n),
-        "m": relativedelta(months=n),
-        "y": relativedelta(years=n),
-    }[unit]
     try:
-        shifted: date = day + delta
-    except (OverflowError, ValueError):  # past year 9999 (or before year 1)
+        return parse_event_ref(f"lag{offset}").resolve(day)
+    except BadInput:  # past the calendar's last day (or before its first)
         raise AvailProblem(
             f"'{column}Lag' is {text!r}: it takes {day} out of the calendar"
         ) from None
-    return shifted
 
 
 _ARTICLE_SUFFIX = re.compile(r"^(?P<rest>.+),\s*(?P<article>The|A|An)$", re.IGNORECASE)
