@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from ledger.errors import BadInput
+from ledger.io.order import file_in_check_order
 from ledger.io.rows import GrantRow, RowErrors
 
 if TYPE_CHECKING:
@@ -57,6 +58,44 @@ def read_csv(path: Path) -> list[GrantRow]:
     if errors:
         raise RowErrors(path.name, errors)
     return rows
+
+
+class RowFile:
+    """The rows of a CSV file, read as they are needed (again on each pass), never all
+    at once. `len()` counts its lines, an upper bound of its rows, for a progress bar."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __len__(self) -> int:
+        lines = 0
+        with self.path.open("rb") as stream:
+            while block := stream.read(1 << 20):
+                lines += block.count(b"\n")
+        return max(0, lines - 1)
+
+    def __iter__(self) -> Iterator[GrantRow]:
+        errors: list[tuple[int, str]] = []
+        yield from self.rows(errors)
+        if errors:
+            raise RowErrors(self.path.name, errors)
+
+    def rows(self, errors: list[tuple[int, str]]) -> Iterator[GrantRow]:
+        """The well-formed rows; each malformed one is added to `errors` as (row, problem)."""
+        return iter_csv(self.path, errors)
+
+    def in_check_order(
+        self, errors: list[tuple[int, str]], sorting: Callable[[], None] | None = None
+    ) -> Iterator[GrantRow]:
+        """`rows` in the order they are checked (`ledger.io.order`): as read when the file
+        is grouped by title, else read again a title at a time (`sorting` is called
+        first)."""
+        return file_in_check_order(
+            iter_titles(self.path),
+            self.rows(errors),
+            partial(iter_csv_by_title, self.path, errors),
+            sorting,
+        )
 
 
 def iter_csv(path: Path, errors: list[tuple[int, str]]) -> Iterator[GrantRow]:

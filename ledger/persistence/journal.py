@@ -191,16 +191,16 @@ class JournalWriter:
         middle = self._middles.get(reason)
         first = opening is None or middle is None
         if opening is None:
-            opening = f'{{"actor":{_string(self.actor)},"kind":{_string(kind)},"payload":'
+            opening = f'{{"actor":{json_string(self.actor)},"kind":{json_string(kind)},"payload":'
             self._openings[kind] = opening
         if middle is None:
-            written = "null" if reason is None else _string(reason)
-            middle = f'","reason":{written},"recorded_at":{_string(self.recorded_at)},"seq":'
+            written = "null" if reason is None else json_string(reason)
+            middle = f'","reason":{written},"recorded_at":{json_string(self.recorded_at)},"seq":'
             self._middles[reason] = middle
         # A hash is hexadecimal: quoted as it is.
         content = (
-            f"{opening}{_string(body)},"
-            f'"prev_hash":"{self.prev_hash}{middle}{seq},"subject":{_string(subject)}}}'
+            f"{opening}{json_string(body)},"
+            f'"prev_hash":"{self.prev_hash}{middle}{seq},"subject":{json_string(subject)}}}'
         )
         digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
         if first:
@@ -223,8 +223,9 @@ class JournalWriter:
 
 JOURNAL_COLUMNS = Entry._fields
 
-# The string encoder `json.dumps(..., ensure_ascii=False)` uses (the C one when built).
-_string: Callable[[str], str] = json.encoder.encode_basestring
+json_string: Callable[[str], str] = json.encoder.encode_basestring
+"""The string encoder of `canonical_json` (`json.dumps(..., ensure_ascii=False)`; the C
+one when built)."""
 
 
 def insert_rows(

@@ -127,37 +127,12 @@ class Projector:
             self.flush()
         handler(entry, data)
 
-    def add_grant(
-        self,
-        seq: int,
-        grant_id: int,
-        spec: GrantSpec,
-        first: date | None,
-        last: date | None,
-        conflict_reason: str | None = None,
-    ) -> None:
-        """Project the grant.added entry `seq` of a bulk import: `spec` is the grant its
-        payload (`{"id": grant_id, **spec.as_payload()}`, and with `conflict_reason`, the
-        entry's reason, the conflicts allowed) describes, `first` and `last` its days
-        resolved against the title's release events (as `_days` would). The very rows
-        `apply` would write for that entry."""
-        start = _bound_text(spec.start)
-        self._grants.append(
-            self._grant_row(
-                grant_id,
-                spec,
-                start,
-                _bound_text(spec.end),
-                _languages_text(spec.languages),
-                first,
-                last,
-                conflict_reason,
-                seq,
-            )
-        )
-        self._terms.extend(_term_rows(grant_id, spec))
-        if spec.holdbacks:
-            self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
+    def add_grant(self, seq: int, values: tuple[Any, ...]) -> None:
+        """Project the grant.added entry `seq` of a bulk import, whose grant's row but its
+        entry's number is `values` (`grant_values`): the very rows `apply` would write for
+        that entry. A file row carries no holdbacks."""
+        self._grants.append((*values, seq))
+        self._terms.extend(_term_rows(values[0], values[6]))
         if len(self._grants) >= BATCH:
             self.flush()
 
@@ -190,10 +165,7 @@ class Projector:
             self.defer(write)
 
     def _day_value(self, day: date | None) -> date | str | None:
-        """A day as the driver is given it: SQLite's text form on the raw SQLite path."""
-        if day is None or not self._sqlite:
-            return day
-        return _iso(day)
+        return _day_value(day, self._sqlite)
 
     # -- parties, titles, events -------------------------------------------------------
 
@@ -339,58 +311,23 @@ class Projector:
             spec = GrantSpec.from_payload(data)
         first, last = self._days(spec, None)
         languages = data["languages"]
-        self._grants.append(
-            self._grant_row(
-                grant_id,
-                spec,
-                data["start"],
-                data["end"],
-                ";".join(languages) if isinstance(languages, list) else None,
-                first,
-                last,
-                entry.reason if data.get("conflicts_allowed") else None,
-                entry.seq,
-            )
+        values = _grant_values(
+            grant_id,
+            spec,
+            data["start"],
+            data["end"],
+            ";".join(languages) if isinstance(languages, list) else None,
+            first,
+            last,
+            entry.reason if data.get("conflicts_allowed") else None,
+            self._sqlite,
         )
-        self._terms.extend(_term_rows(grant_id, spec))
+        self._grants.append((*values, entry.seq))
+        self._terms.extend(_term_rows(grant_id, spec.territory.text))
         if spec.holdbacks:
             self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
         if len(self._grants) >= BATCH:
             self.flush()
-
-    def _grant_row(
-        self,
-        grant_id: int,
-        spec: GrantSpec,
-        start: str | None,
-        end: str | None,
-        languages: str | None,
-        first: date | None,
-        last: date | None,
-        reason: str | None,
-        seq: int,
-    ) -> tuple[Any, ...]:
-        """A new rights_grant row, in `GRANT_COLUMNS` order (`_grant_columns` and the rest)."""
-        return (
-            grant_id,
-            spec.agreement,
-            spec.title,
-            spec.grantor,
-            spec.grantee,
-            _rights_text(spec.rights),
-            spec.territory.text,
-            languages,
-            start,
-            end,
-            spec.exclusivity,
-            self._day_value(spec.notice_on),
-            None,
-            self._day_value(first),
-            self._day_value(last),
-            reason,
-            _refs_text(spec.external_refs) if spec.external_refs else None,
-            seq,
-        )
 
     def _grant_amended(self, _entry: Entry, data: dict[str, Any]) -> None:
         grant_id = int(data["id"])
@@ -399,7 +336,7 @@ class Projector:
         self.conn.execute(update(G).where(G.c.id == grant_id).values(**columns))
         self.conn.execute(delete(GT).where(GT.c.grant_id == grant_id))
         # Their days are set, with the grant's, by `_refresh_days` below.
-        insert_terms(self.conn, _term_rows(grant_id, spec))
+        insert_terms(self.conn, _term_rows(grant_id, spec.territory.text))
         self.conn.execute(delete(H).where(H.c.grant_id == grant_id))
         self._holdbacks.extend(self._holdback_rows(grant_id, spec, None))
         self._refresh_days(grant_id)
@@ -501,15 +438,80 @@ def _iso(day: date) -> str:
     return day.isoformat()
 
 
+def _day_value(day: date | None, sqlite: bool) -> date | str | None:
+    """A day as the driver is given it: SQLite's text form on the raw SQLite path."""
+    if day is None or not sqlite:
+        return day
+    return _iso(day)
+
+
+def grant_values(
+    grant_id: int,
+    spec: GrantSpec,
+    first: date | None,
+    last: date | None,
+    reason: str | None,
+    sqlite: bool,
+) -> tuple[Any, ...]:
+    """The `rights_grant` row of an imported grant but its last column, the number of
+    its journal entry (`Projector.add_grant`): `first` and `last` its days resolved
+    against the title's release events (as `_days` would), `reason` its entry's when
+    its conflicts were allowed; days as the `sqlite` driver, or another, is given them."""
+    return _grant_values(
+        grant_id,
+        spec,
+        _bound_text(spec.start),
+        _bound_text(spec.end),
+        _languages_text(spec.languages),
+        first,
+        last,
+        reason,
+        sqlite,
+    )
+
+
+def _grant_values(
+    grant_id: int,
+    spec: GrantSpec,
+    start: str | None,
+    end: str | None,
+    languages: str | None,
+    first: date | None,
+    last: date | None,
+    reason: str | None,
+    sqlite: bool,
+) -> tuple[Any, ...]:
+    """A new rights_grant row in `GRANT_COLUMNS` order, but `recorded_seq` (last)."""
+    return (
+        grant_id,
+        spec.agreement,
+        spec.title,
+        spec.grantor,
+        spec.grantee,
+        _rights_text(spec.rights),
+        spec.territory.text,
+        languages,
+        start,
+        end,
+        spec.exclusivity,
+        _day_value(spec.notice_on, sqlite),
+        None,
+        _day_value(first, sqlite),
+        _day_value(last, sqlite),
+        reason,
+        _refs_text(spec.external_refs) if spec.external_refs else None,
+    )
+
+
 def _write_all(writes: list[Callable[[], None]]) -> None:
     for write in writes:
         write()
 
 
-def _term_rows(grant_id: int, spec: GrantSpec) -> list[tuple[int, str, int]]:
-    """The terms of a grant's territory, as `insert_terms` takes them: from the stored
+def _term_rows(grant_id: int, territory: str) -> list[tuple[int, str, int]]:
+    """The terms of a grant's territory, as `insert_terms` takes them: from its stored
     text, so that a replay of the journal gives the very same rows."""
-    return [(grant_id, code, excluded) for code, excluded in _terms_of(spec.territory.text)]
+    return [(grant_id, code, excluded) for code, excluded in _terms_of(territory)]
 
 
 def insert_terms(conn: Connection, terms: Sequence[tuple[int, str, int]]) -> None:

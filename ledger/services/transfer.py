@@ -19,41 +19,21 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
-from functools import lru_cache, partial
-from itertools import islice
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, Index, Table, select
+from sqlalchemy import Connection, Engine, Index, Table, func, select
 from sqlalchemy.exc import DBAPIError
 
-from ledger.domain.conflicts import (
-    Conflict,
-    GrantView,
-    OwnershipView,
-    check_grant,
-    plainly_clear,
-)
-from ledger.domain.grants import (
-    Bound,
-    EndBound,
-    Exclusivity,
-    GrantSpec,
-    bound_text,
-    parse_exclusivity,
-    read_bound,
-    read_end,
-)
-from ledger.domain.languages import parse_languages
-from ledger.domain.rights import RIGHTS, parse_rights
-from ledger.domain.territories import TerritoryExpr, parse_territory
+from ledger.domain.grants import GrantSpec
 from ledger.errors import BadInput, LedgerError
-from ledger.io.csv_format import iter_csv, iter_csv_by_title, iter_titles
-from ledger.io.order import file_in_check_order, in_check_order
+from ledger.io.csv_format import RowFile
+from ledger.io.order import in_check_order
 from ledger.io.rows import BadRows, GrantRow, RowErrors
 from ledger.persistence.database import is_sqlite, streamed
-from ledger.persistence.journal import canonical_json
+from ledger.persistence.journal import json_string
 from ledger.persistence.schema import (
     Agreement,
     GrantTerritory,
@@ -62,18 +42,27 @@ from ledger.persistence.schema import (
     RightsGrant,
     Title,
 )
-from ledger.services.checks import CheckResult, ReportedConflict, explain
+from ledger.services.checks import CheckResult, ReportedConflict
 from ledger.services.collector import collector_paused, sweep_young
-from ledger.services.ledger import Ledger, added_despite, need_reason, next_grant_id
+from ledger.services.ledger import Ledger, need_reason, next_grant_id
+from ledger.services.prepare import (
+    Chunk,
+    Failed,
+    Item,
+    Names,
+    Naming,
+    Parsed,
+    Plan,
+    Preparing,
+    RowChecker,
+    Shapes,
+    can_prepare_apart,
+    chunks,
+    spec_from_row,
+)
 from ledger.services.queries import granted_end
 from ledger.services.unit_of_work import Work
-from ledger.services.views import (
-    LINE_SEQ,
-    TitleScope,
-    countries_of,
-    grant_label,
-    proposed_view,
-)
+from ledger.services.views import TitleScope, grant_label
 
 A = Agreement.__table__
 G = RightsGrant.__table__
@@ -103,7 +92,6 @@ OPEN_TITLES = 4
 the grants of the title being checked, whatever the file's size."""
 IMPORT_CACHE_KIB = 64 * 1024
 """SQLite page cache for an import: the indexes of a large ledger stay in memory."""
-STATUSES = ("draft", "mou", "signed")
 SHOWN_CONFLICTS = 1_000
 """Conflicts an import reports in full (the first found); the others are counted. With
 `allow_conflicts` each is kept in the ledger anyway, with its grant."""
@@ -111,6 +99,11 @@ TITLE_KINDS = {"episode": "episode", "season": "season", "series": "series", "vo
 """The kind of a title an import creates, by the row's `WorkType` (an EMA column, or a CSV
 column of that name): a film otherwise. A volume (some episodes of a season) is licensed
 as a season is."""
+PREPARE_APART_FROM = 20_000
+"""File rows from which a CSV import has its rows made ready in a second process."""
+PREPARE_APART_TITLES = 200_000
+"""Titles in the ledger beyond which it does not: the second process is told each one
+(their rows are checked by the import itself)."""
 REINDEX_FROM = 50_000
 """File rows from which an SQLite import may build its scattered indexes at the end."""
 REBUILD_CACHE_KIB = 16 * 1024
@@ -129,44 +122,6 @@ DEFERRED_INDEXES = frozenset(
 )
 """What an import never reads (unlike a title's grants, by `title_id`) and would otherwise
 update at scattered places, row after row."""
-
-
-class RowFile:
-    """The rows of a CSV file, read as they are needed (again on each pass), never all
-    at once. `len()` counts its lines, an upper bound of its rows, for a progress bar."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __len__(self) -> int:
-        lines = 0
-        with self.path.open("rb") as stream:
-            while block := stream.read(1 << 20):
-                lines += block.count(b"\n")
-        return max(0, lines - 1)
-
-    def __iter__(self) -> Iterator[GrantRow]:
-        errors: list[tuple[int, str]] = []
-        yield from self.rows(errors)
-        if errors:
-            raise RowErrors(self.path.name, errors)
-
-    def rows(self, errors: list[tuple[int, str]]) -> Iterator[GrantRow]:
-        """The well-formed rows; each malformed one is added to `errors` as (row, problem)."""
-        return iter_csv(self.path, errors)
-
-    def in_check_order(
-        self, errors: list[tuple[int, str]], sorting: Callable[[], None] | None = None
-    ) -> Iterator[GrantRow]:
-        """`rows` in the order they are checked (`ledger.io.order`): as read when the file
-        is grouped by title, else read again a title at a time (`sorting` is called
-        first)."""
-        return file_in_check_order(
-            iter_titles(self.path),
-            self.rows(errors),
-            partial(iter_csv_by_title, self.path, errors),
-            sorting,
-        )
 
 
 def read_rows(path: Path, fmt: str, licensee: str = "") -> RowFile | list[GrantRow]:
@@ -188,60 +143,10 @@ def read_rows(path: Path, fmt: str, licensee: str = "") -> RowFile | list[GrantR
     return RowFile(path)
 
 
-# A catalogue repeats the same few hundred territories, rights lists and dates.
-_territory = lru_cache(maxsize=4096)(parse_territory)
-_exclusivity = lru_cache(maxsize=64)(parse_exclusivity)
-
-
-@lru_cache(maxsize=4096)
-def _rights(text: str) -> frozenset[str]:
-    return parse_rights(text.replace(",", ";").split(";"))
-
-
-@lru_cache(maxsize=32768)
-def _bound(text: str) -> Bound:
-    return read_bound(text)
-
-
-@lru_cache(maxsize=32768)
-def _end(text: str) -> EndBound:
-    return read_end(text)
-
-
 def _year(text: str) -> int | None:
     """A `ReleaseYear` as the title's year, when it is one (four digits)."""
     text = text.strip()
     return int(text) if len(text) == 4 and text.isdigit() else None
-
-
-@lru_cache(maxsize=1024)
-def _languages(text: str) -> frozenset[str] | None:
-    return parse_languages(text.replace(";", ",")) if text.strip() else None
-
-
-def spec_from_row(row: GrantRow, default_status: str = "signed") -> tuple[GrantSpec, str]:
-    """The grant a row describes, and its agreement's status; BadInput names the problem."""
-    if not row.start.strip():
-        raise BadInput("no start date")
-    status = (row.status or default_status).strip().lower()
-    if status not in STATUSES:
-        raise BadInput(f"unknown status {row.status!r} (use draft, mou or signed)")
-    exclusivity: Exclusivity = _exclusivity(row.exclusivity)
-    territory: TerritoryExpr = _territory(row.territory)
-    spec = GrantSpec(
-        agreement=row.agreement.strip(),
-        title=row.title.strip(),
-        grantor=row.grantor.strip(),
-        grantee=row.grantee.strip(),
-        rights=_rights(row.rights),
-        territory=territory,
-        start=_bound(row.start),
-        end=_end(row.end),
-        exclusivity=exclusivity,
-        languages=_languages(row.language),
-        external_refs=dict(row.extras),
-    )
-    return spec, status
 
 
 def specs_from_rows(
@@ -348,9 +253,9 @@ def import_rows(
         with _bulk_cache(work.conn), collector_paused():
             set_aside = _set_aside_indexes(work.conn) if bulk else []
             allowed = reason if allow_conflicts else None
-            run = _Import(work, source, owner, owner_from_grantor, dry_run, allowed)
+            run = _Import(work, source, owner, owner_from_grantor, dry_run, allowed, rows, sorting)
             try:
-                summary = run.feed(rows, progress, sorting)
+                summary = run.feed(progress)
             finally:
                 run.stop()
             _rebuild(work.conn, set_aside)
@@ -562,6 +467,8 @@ class _Import:
         owner_from_grantor: bool,
         dry_run: bool,
         allowed: str | None,
+        rows: Iterable[GrantRow],
+        sorting: Callable[[], None] | None,
     ) -> None:
         self.work = work
         self.conn = work.conn
@@ -581,49 +488,82 @@ class _Import:
         self.agreements = _Names()
         self.terminated: set[str] = set()
         self.chunks = 0
-        # Titles this import created and has not written a grant on yet: known empty.
+        # Titles this import created and has not checked a row of yet: known empty.
         self.fresh: dict[str, str] = {}
         # Numbered under the journal's lock, as `add_grant` does (the whole-ledger import
         # lock already keeps other writers out; this keeps the rule in one shape).
         work.journal.open()
         self.first_id = next_grant_id(self.conn)
         self.written = 0  # grants checked and written so far
-        self.scopes: OrderedDict[str, TitleScope] = OrderedDict()
-        self.worldwide = countries_of("WW")
-        # Payload shapes (an agreement's, or which optional parts a grant row has) whose
-        # hand-written JSON has been compared with `canonical_json` once in this import.
-        self.shapes_checked: set[object] = set()
+        self.checker = RowChecker(
+            source,
+            self.first_id,
+            allowed,
+            is_sqlite(self.conn),
+            self._scope_of,
+            SHOWN_CONFLICTS,
+            OPEN_TITLES,
+        )
+        self.shapes = Shapes()  # of the agreements created
         self.note = f"created by import of {source}"
         """The note on each agreement the import creates."""
-        self.note_json = _string(self.note)
+        self.note_json = json_string(self.note)
+        self.rows = rows
+        self.sorting = sorting
+        # Before this process starts a thread (the writer's, below): see `Preparing`.
+        self.preparing = self._preparing()
         # Parties, titles and agreements are buffered with the grants: nothing reads
-        # them back before the projector's next flush (`_scope` flushes first).
+        # them back before the projector's next flush (`_scope_of` flushes first).
         work.projector.bulk = True
         self.background = _Background(threaded=is_sqlite(self.conn))
         work.journal.defer = work.projector.defer = self.background.submit
         self.finished = False
 
-    def feed(
-        self,
-        rows: Iterable[GrantRow],
-        progress: Progress | None,
-        sorting: Callable[[], None] | None = None,
-    ) -> ImportSummary:
-        if isinstance(rows, RowFile):
-            # Rows that cannot be read are bad rows, whenever the reader meets them.
-            stream = rows.in_check_order(self.errors, sorting)
-        else:
-            stream = in_check_order(rows)
-        # The next chunks are read, parsed and looked up while this one is checked: their
+    def _preparing(self) -> Preparing | None:
+        """The second process that makes the rows ready, for a large CSV file on a machine
+        that can run one beside this (`ledger.services.prepare`); None: they are made
+        ready here. It is told the titles the ledger has (their rows are checked here),
+        unless there are too many to tell."""
+        rows = self.rows
+        if not (isinstance(rows, RowFile) and can_prepare_apart()):
+            return None
+        if len(rows) < PREPARE_APART_FROM:
+            return None
+        titles = self.conn.execute(select(func.count()).select_from(T)).scalar_one()
+        if titles > PREPARE_APART_TITLES:
+            return None
+        plan = Plan(
+            rows,
+            self.source,
+            self.first_id,
+            self.allowed,
+            is_sqlite(self.conn),
+            self.owner,
+            self.owner_from_grantor,
+            frozenset(self.conn.execute(select(T.c.id)).scalars()),
+            CHUNK,
+            SHOWN_CONFLICTS,
+            OPEN_TITLES,
+            SWEEP_EVERY,
+        )
+        return Preparing(plan, self.sorting)
+
+    def feed(self, progress: Progress | None) -> ImportSummary:
+        # The next chunks are read, parsed and looked up while this one is recorded: their
         # look-ups wait on the writer thread behind the writes queued before them, and a
         # few chunks ahead they are answered by the time they are needed.
-        ahead: deque[Chunk] = deque()
+        ahead: deque[tuple[Chunk, Future[Found]]] = deque()
+        upcoming = self._chunks()
         while True:
-            while len(ahead) < READ_AHEAD and (upcoming := self._read(stream)):
-                ahead.append(upcoming)
+            while len(ahead) < READ_AHEAD and (chunk := next(upcoming, None)) is not None:
+                wanted = self._unseen(chunk[2])
+                # Only names this import has not met: what the ledger had before it,
+                # whatever the import has written since, so the query may wait its turn
+                # behind the writes.
+                ahead.append((chunk, self.background.ask(partial(_look_up, self.conn, wanted))))
             if not ahead:
                 break
-            chunk, parsed, errors, found = ahead.popleft()
+            (count, errors, _names, items), found = ahead.popleft()
             self.chunks += 1
             if self.chunks % SWEEP_EVERY == 0:
                 sweep_young()
@@ -631,12 +571,12 @@ class _Import:
             self._learn(found.result())
             # What the rows name first, then their grants: the grant rows of a chunk are
             # written together rather than between parties, titles and agreements.
-            ready = [item for item in parsed if self._create_missing(*item)]
+            ready = [item for item in items if self._create_missing(item[0])]
             if not self.errors:
-                for row, spec, status in ready:
-                    self._check_and_write(row, spec, status)
+                for item in ready:
+                    self._record(item)
             if progress is not None:
-                progress(len(chunk))
+                progress(count)
         if self.errors:
             raise RowErrors(self.source, self.errors)
         self.work.projector.flush()
@@ -655,44 +595,37 @@ class _Import:
         return self.summary
 
     def stop(self) -> None:
-        """End the background writer; the connection is this thread's again."""
+        """End the second process and the background writer; the connection is this
+        thread's again."""
+        if self.preparing is not None:
+            self.preparing.stop()
         if self.finished:
             self.background.stop()
         else:
             self.background.abandon()
         self.work.journal.defer = self.work.projector.defer = None
 
-    def _read(self, stream: Iterator[GrantRow]) -> Chunk | None:
-        """The next chunk: its rows, those parsed, the errors of the others, and what the
-        ledger has of the parties, titles and agreements it names."""
-        chunk = list(islice(stream, CHUNK))
-        if not chunk:
-            return None
-        errors: list[tuple[int, str]] = []
-        parsed = []
-        for row in chunk:
-            try:
-                spec, status = spec_from_row(row)
-            except BadInput as exc:
-                errors.append((row.row, str(exc)))
-                continue
-            parsed.append((row, spec, status))
-        wanted = self._unseen(parsed)
-        # Only names this import has not met: what the ledger had before it, whatever
-        # the import has written since, so the query may wait its turn behind the writes.
-        return chunk, parsed, errors, self.background.ask(partial(_look_up, self.conn, wanted))
+    def _chunks(self) -> Iterator[Chunk]:
+        """The rows a chunk at a time, in check order, from the second process or read
+        here. Rows that cannot be read are bad rows, whenever the reader meets them."""
+        if self.preparing is not None:
+            return self.preparing.chunks()
+        read_errors: list[tuple[int, str]] = []
+        if isinstance(self.rows, RowFile):
+            stream = self.rows.in_check_order(read_errors, self.sorting)
+        else:
+            stream = in_check_order(self.rows)
+        return chunks(stream, read_errors, CHUNK)
 
-    def _unseen(self, parsed: list[Parsed]) -> dict[str, set[str]]:
-        """The parties, titles and agreements the rows name that no earlier chunk named."""
-        specs = [spec for _row, spec, _status in parsed]
-        parties = {spec.grantor for spec in specs}
-        parties.update([spec.grantee for spec in specs])
+    def _unseen(self, names: Names) -> dict[str, set[str]]:
+        """The parties, titles and agreements of `names` that no earlier chunk named."""
+        parties, titles, agreements = names
         if self.owner:
             parties.add(self.owner)
         return {
             "party": self.parties.unknown(parties),
-            "title": self.titles.unknown({spec.title for spec in specs}),
-            "agreement": self.agreements.unknown({spec.agreement for spec in specs}),
+            "title": self.titles.unknown(titles),
+            "agreement": self.agreements.unknown(agreements),
         }
 
     def _learn(self, found: Found) -> None:
@@ -704,35 +637,38 @@ class _Import:
             if status == "terminated":
                 self.terminated.add(ref)
 
-    def _create_missing(self, row: GrantRow, spec: GrantSpec, status: str) -> bool:
+    def _create_missing(self, naming: Naming) -> bool:
         """Record the parties, title and agreement the row names but the ledger lacks;
         False (and an error) when the row cannot be imported."""
+        row, agreement, title, grantor, grantee = naming[:5]
         known = (
-            spec.agreement in self.agreements
-            and spec.title in self.titles
-            and spec.grantor in self.parties
-            and spec.grantee in self.parties
+            agreement in self.agreements
+            and title in self.titles
+            and grantor in self.parties
+            and grantee in self.parties
         )
-        if not known and not self._record_missing(row, spec, status):
+        if not known and not self._record_missing(naming):
             return False
-        if spec.agreement in self.terminated:
-            self.errors.append((row.row, f"agreement {spec.agreement} is terminated"))
+        if agreement in self.terminated:
+            self.errors.append((row, f"agreement {agreement} is terminated"))
             return False
         return True
 
-    def _record_missing(self, row: GrantRow, spec: GrantSpec, status: str) -> bool:
+    def _record_missing(self, naming: Naming) -> bool:
+        row, agreement, title, grantor, grantee, status, title_name = naming[:7]
+        grantor_name, grantee_name, work_type, release_year = naming[7:]
         for what, name in (
-            ("agreement", spec.agreement),
-            ("title", spec.title),
-            ("grantor", spec.grantor),
-            ("grantee", spec.grantee),
+            ("agreement", agreement),
+            ("title", title),
+            ("grantor", grantor),
+            ("grantee", grantee),
         ):
             if _CONTROL.search(name):
-                self.errors.append((row.row, f"{what} {name!r} has a control character"))
+                self.errors.append((row, f"{what} {name!r} has a control character"))
                 return False
         work = self.work
-        names = {spec.grantor: row.grantor_name, spec.grantee: row.grantee_name}
-        for party in (spec.grantor, spec.grantee):
+        names = {grantor: grantor_name, grantee: grantee_name}
+        for party in (grantor, grantee):
             if party not in self.parties:
                 work.record(
                     "party.added",
@@ -742,31 +678,31 @@ class _Import:
                 )
                 self.parties.add(party)
                 self.summary.parties += 1
-        if spec.title not in self.titles:
+        if title not in self.titles:
             title_owner = self.owner
             if self.owner_from_grantor and self.owner is None:
-                title_owner = spec.grantor
+                title_owner = grantor
             if title_owner is None:
                 self.errors.append(
                     (
-                        row.row,
-                        f"title {spec.title!r} is not in the ledger: "
+                        row,
+                        f"title {title!r} is not in the ledger: "
                         "give --owner PARTY (or --owner-from-grantor) to create it",
                     )
                 )
                 return False
             if title_owner not in self.parties:
-                self.errors.append((row.row, f"no party {title_owner!r} to own {spec.title!r}"))
+                self.errors.append((row, f"no party {title_owner!r} to own {title!r}"))
                 return False
             work.record(
                 "title.added",
-                f"title:{spec.title}",
+                f"title:{title}",
                 {
-                    "id": spec.title,
-                    "name": row.title_name or spec.title,
+                    "id": title,
+                    "name": title_name or title,
                     "original_name": None,
-                    "kind": TITLE_KINDS.get(row.extras.get("WorkType", "").strip().lower(), "film"),
-                    "year": _year(row.extras.get("ReleaseYear", "")),
+                    "kind": TITLE_KINDS.get(work_type.strip().lower(), "film"),
+                    "year": _year(release_year),
                     "origin": None,
                     "eidr": None,
                     "parent": None,
@@ -774,42 +710,35 @@ class _Import:
                 },
                 as_read_back=True,
             )
-            self.titles.add(spec.title)
-            self.fresh[spec.title] = title_owner
+            self.titles.add(title)
+            if self.preparing is None:  # else its rows are checked in the second process
+                self.fresh[title] = title_owner
             self.summary.titles += 1
-        if spec.agreement not in self.agreements:
-            agreement = {
-                "ref": spec.agreement,
-                "parties": list(dict.fromkeys((spec.grantor, spec.grantee))),
+        if agreement not in self.agreements:
+            payload = {
+                "ref": agreement,
+                "parties": list(dict.fromkeys((grantor, grantee))),
                 "status": status,
                 "signed_on": None,
                 "note": self.note,
             }
-            body = self._agreement_body(agreement)
-            work.record("agreement.added", f"agreement:{spec.agreement}", agreement, body=body)
-            self.agreements.add(spec.agreement)
+            body = self._agreement_body(payload)
+            work.record("agreement.added", f"agreement:{agreement}", payload, body=body)
+            self.agreements.add(agreement)
             self.summary.agreements += 1
         return True
 
-    def _scope(self, title: str) -> TitleScope:
-        scope = self.scopes.get(title)
-        if scope is not None:
-            self.scopes.move_to_end(title)
-            return scope
-        fresh_owner = self.fresh.pop(title, None)
+    def _scope_of(self, spec: GrantSpec) -> TitleScope:
+        """The title of `spec`, as this import first meets it in its check order."""
+        fresh_owner = self.fresh.pop(spec.title, None)
         if fresh_owner is not None:
-            scope = TitleScope([OwnershipView(fresh_owner, self.worldwide)], [])
-        else:
-            # Already in the ledger: its recorded grants. None of this file's rows are of
-            # it yet (they come a title at a time); the connection is this thread's once
-            # the writes queued before have run.
-            self.work.projector.flush()
-            self.background.drain()
-            scope = TitleScope.load(self.conn, title, first_new=self.first_id)
-        self.scopes[title] = scope
-        if len(self.scopes) > OPEN_TITLES:
-            self.scopes.popitem(last=False)
-        return scope
+            return TitleScope.fresh(fresh_owner)
+        # Already in the ledger: its recorded grants. None of this file's rows are of it
+        # yet (they come a title at a time); the connection is this thread's once the
+        # writes queued before have run.
+        self.work.projector.flush()
+        self.background.drain()
+        return TitleScope.load(self.conn, spec.title, first_new=self.first_id)
 
     def _agreement_body(self, payload: dict[str, Any]) -> str:
         """`canonical_json(payload)` of an agreement this import creates, written out (a
@@ -820,144 +749,47 @@ class _Import:
                 '{"note":',
                 self.note_json,
                 ',"parties":[',
-                ",".join(map(_string, payload["parties"])),
+                ",".join(map(json_string, payload["parties"])),
                 '],"ref":',
-                _string(payload["ref"]),
+                json_string(payload["ref"]),
                 ',"signed_on":null,"status":',
-                _string(payload["status"]),
+                json_string(payload["status"]),
                 "}",
             )
         )
-        return self._checked("agreement", body, lambda: payload)
+        return self.shapes.checked("agreement", body, lambda: payload)
 
-    def _body(self, grant_id: int, spec: GrantSpec) -> str:
-        """`canonical_json({"id": grant_id, **spec.as_payload()})`, written out from cached
-        pieces; each shape of row is built both ways once, and must agree."""
-        if spec.holdbacks or spec.notice_on is not None:
-            return canonical_json({"id": grant_id, **spec.as_payload()})
-        shape = (bool(spec.external_refs), spec.languages is None, spec.end is None)
-        return self._checked(
-            shape, _row_body(grant_id, spec), lambda: {"id": grant_id, **spec.as_payload()}
-        )
-
-    def _checked(self, shape: object, body: str, payload: Callable[[], object]) -> str:
-        """`body`, a payload's canonical JSON written out by hand; the first of each
-        `shape` in this import is compared with `canonical_json(payload())`, and must
-        agree."""
-        if shape not in self.shapes_checked:
-            if body != canonical_json(payload()):
-                raise AssertionError(f"an import's hand-written payload drifted ({shape})")
-            self.shapes_checked.add(shape)
-        return body
-
-    def _check_and_write(self, row: GrantRow, spec: GrantSpec, status: str) -> None:
-        index = self.written
-        scope = self._scope(spec.title)
-        try:
-            proposed = proposed_view(spec, scope.events, f"row {row.row}", status, LINE_SEQ + index)
-        except BadInput as problem:  # a window past the calendar, once its days are known
-            raise BadInput(f"{self.source} row {row.row}: {problem}") from None
-        found: list[Conflict] = []
-        if not plainly_clear(proposed, scope.deciding(proposed), scope.owners):
-            found = check_grant(proposed, scope.around(proposed), scope.owners)
-            self._report(found, proposed, row.row)
-        scope.add_line(index, proposed)
-        grant_id = self.first_id + index
-        reason = None
-        if found and self.allowed is not None:
-            # Recorded as `grant add --allow-conflicts` records it (`Ledger.add_grant`).
-            reason = self.allowed
-            recorded = (explain(self._as_recorded(c), proposed, row.row) for c in found)
-            body = canonical_json(added_despite({"id": grant_id, **spec.as_payload()}, recorded))
+    def _record(self, item: Item) -> None:
+        """Journal and project the grant of a row, checked here if it was not yet."""
+        if isinstance(item, Failed):
+            raise BadInput(item.problem)
+        if isinstance(item, Parsed):
+            item = self.checker.check(self.written, item)
+        naming, grant_id, body, reason, values, blocking, conflicts, unexplained = item
+        if grant_id != self.first_id + self.written:
+            raise AssertionError(f"row {naming[0]} was numbered out of turn")
+        self._report(blocking, conflicts, unexplained)
+        if reason is not None:
             self.summary.allowed += 1
-        else:
-            body = self._body(grant_id, spec)
         entry = self.work.journal.append_json(
             "grant.added", f"grant:{grant_label(grant_id)}", body, reason
         )
-        # The days are those the proposal was checked with: the same release events.
-        self.work.projector.add_grant(
-            entry.seq, grant_id, spec, proposed.start, proposed.end, reason
-        )
+        self.work.projector.add_grant(entry.seq, values)
         self.written += 1
 
-    def _report(self, found: list[Conflict], proposed: GrantView, line: int) -> None:
-        """Count the conflicts of the proposal on file row `line`; explain them while fewer
-        than `SHOWN_CONFLICTS` are (a file colliding on every row keeps its memory)."""
-        self.blocking += sum(conflict.severity == "block" for conflict in found)
+    def _report(
+        self, blocking: int, conflicts: tuple[ReportedConflict, ...], unexplained: int
+    ) -> None:
+        """Count the conflicts a row met; keep those explained while fewer than
+        `SHOWN_CONFLICTS` are (a file colliding on every row keeps its memory)."""
+        self.blocking += blocking
         room = max(0, SHOWN_CONFLICTS - len(self.conflicts))
-        self.conflicts.extend(explain(conflict, proposed, line) for conflict in found[:room])
-        self.unshown += len(found[room:])
-
-    def _as_recorded(self, conflict: Conflict) -> Conflict:
-        """`conflict`, naming a row of this file that it meets by the grant the row is
-        recorded as (`G12`), not by its row number: what the journal keeps."""
-        other = conflict.other
-        if other is None or other.recorded_seq < LINE_SEQ:
-            return conflict
-        grant_id = self.first_id + other.recorded_seq - LINE_SEQ
-        return replace(conflict, other=replace(other, id=grant_label(grant_id)))
+        self.conflicts.extend(conflicts[:room])
+        self.unshown += len(conflicts[room:]) + unexplained
 
 
-_string: Callable[[str], str] = json.encoder.encode_basestring
-"""The string encoder of `canonical_json` (`json.dumps(..., ensure_ascii=False)`)."""
-
-
-@lru_cache(maxsize=4096)
-def _rights_json(rights: frozenset[str]) -> str:
-    return canonical_json(list(RIGHTS.compact(rights)))
-
-
-@lru_cache(maxsize=1024)
-def _languages_json(languages: frozenset[str] | None) -> str:
-    return canonical_json(sorted(languages) if languages is not None else None)
-
-
-@lru_cache(maxsize=32768)
-def _bound_json(bound: EndBound) -> str:
-    return canonical_json(bound_text(bound))
-
-
-def _row_body(grant_id: int, spec: GrantSpec) -> str:
-    """The canonical JSON of a file row's grant.added payload (no holdbacks, no notice
-    date): its keys in sorted order, each value as `canonical_json` writes it."""
-    refs = spec.external_refs
-    return "".join(
-        (
-            '{"agreement":',
-            _string(spec.agreement),
-            ',"end":',
-            _bound_json(spec.end),
-            ',"exclusivity":',
-            _string(spec.exclusivity),
-            ',"external_refs":',
-            canonical_json(refs) if refs else "{}",
-            ',"grantee":',
-            _string(spec.grantee),
-            ',"grantor":',
-            _string(spec.grantor),
-            ',"holdbacks":[],"id":',
-            str(grant_id),
-            ',"languages":',
-            _languages_json(spec.languages),
-            ',"notice_on":null,"rights":',
-            _rights_json(spec.rights),
-            ',"start":',
-            _bound_json(spec.start),
-            ',"territory":',
-            _string(spec.territory.text),
-            ',"title":',
-            _string(spec.title),
-            "}",
-        )
-    )
-
-
-Parsed = tuple[GrantRow, GrantSpec, str]
 Found = tuple[set[str], set[str], dict[str, str]]
-Chunk = tuple[list[GrantRow], list[Parsed], list[tuple[int, str]], Future[Found]]
-"""Rows read together: the rows, those parsed, the errors met, what the ledger has of the
-parties, titles and agreements they name."""
+"""What the ledger has of the parties, titles and agreements some rows name."""
 
 
 def _look_up(conn: Connection, wanted: dict[str, set[str]]) -> Found:

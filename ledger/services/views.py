@@ -385,6 +385,12 @@ class TitleScope:
     parent: Nearby | None = None
 
     @classmethod
+    def fresh(cls, owner: str) -> TitleScope:
+        """A title created by the deal being checked: `owner`'s worldwide, no grant yet,
+        no release event, no parent."""
+        return cls([OwnershipView(owner, countries_of("WW"))], [])
+
+    @classmethod
     def load(
         cls,
         conn: Connection,
