@@ -15,8 +15,11 @@ checked by the import itself (`Parsed`). Either way each row is checked by the s
 
 from __future__ import annotations
 
+import marshal
 import multiprocessing
 import os
+import pickle
+import sys
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -276,10 +279,13 @@ class RowChecker:
             found = check_grant(proposed, scope.around(proposed), scope.owners)
         scope.add_line(index, proposed)
         grant_id = self.first_id + index
+        if not found:
+            values = grant_values(grant_id, spec, proposed.start, proposed.end, None, self.sqlite)
+            return Checked(naming, grant_id, self._body(grant_id, spec), None, values, 0, (), 0)
         explained = found[: self.room]
         self.room -= len(explained)
         reason = None
-        if found and self.allowed is not None:
+        if self.allowed is not None:
             # Recorded as `grant add --allow-conflicts` records it (`Ledger.add_grant`).
             reason = self.allowed
             recorded = (explain(self._as_recorded(c), proposed, row.row) for c in found)
@@ -389,16 +395,27 @@ class Plan:
     sweep_every: int
 
 
-SORTING = "sorting"
-END = "end"
-BAD = "bad"
-BROKEN = "broken"
-
-
 def can_prepare_apart() -> bool:
     """Whether a second process may make rows ready: a second core to run it, and a way
     to start it as a copy of this one (whatever this one was given, nothing to send)."""
     return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
+# What the second process sends, each a message of bytes, the first naming its kind.
+CHUNK = b"C"
+"""A chunk made ready, in marshal's format (a few times quicker to write than pickle's):
+(count, errors, names, ready, others), where `ready` holds each row checked without a
+conflict, and None in place of the others: the rows of recorded titles (`Parsed`), those
+that `Failed`, those that met a conflict, pickled in `others` with their places."""
+PICKLED = b"P"
+"""A chunk made ready, pickled (days in a grant's row are dates but on SQLite)."""
+SORTING = b"S"
+"""The file must be read again a title at a time before its first row is checked."""
+END = b"E"
+BAD = b"B"
+"""The file cannot be read: a `BadInput`, its message after."""
+BROKEN = b"X"
+"""The second process failed: its traceback after."""
 
 
 class Preparing:
@@ -418,29 +435,39 @@ class Preparing:
         self._process = context.Process(
             target=_prepare, args=(plan, sending), name="import-reader", daemon=True
         )
+        # What this process has written but not flushed would be written by both.
+        sys.stdout.flush()
+        sys.stderr.flush()
         self._process.start()
         sending.close()
 
     def chunks(self) -> Iterator[Chunk]:
         while True:
             try:
-                kind, value = self._pipe.recv()
+                message = self._pipe.recv_bytes()
             except EOFError:
                 raise LedgerError(
                     f"{self.source}: the process reading the file stopped unexpectedly; "
                     "nothing was imported"
                 ) from None
-            if kind == END:
-                return
-            if kind == SORTING:
+            kind, value = message[:1], message[1:]
+            if kind == CHUNK:
+                count, errors, names, ready, others = marshal.loads(value)
+                if others:
+                    for place, item in pickle.loads(others):
+                        ready[place] = item
+                yield count, errors, names, ready
+            elif kind == PICKLED:
+                yield pickle.loads(value)
+            elif kind == SORTING:
                 if self.sorting is not None:
                     self.sorting()
+            elif kind == END:
+                return
             elif kind == BAD:
-                raise BadInput(value)
-            elif kind == BROKEN:
-                raise RuntimeError(f"the process reading {self.source} failed:\n{value}")
+                raise BadInput(value.decode())
             else:
-                yield value
+                raise RuntimeError(f"the process reading {self.source} failed:\n{value.decode()}")
 
     def stop(self) -> None:
         """End the second process (at once, if it is still working) and wait for it."""
@@ -454,21 +481,36 @@ def _prepare(plan: Plan, pipe: Pipe) -> None:
     """The second process: send each chunk of `plan.rows` made ready, then END (or what
     stopped it)."""
     try:
-        for chunk in _ready(plan, lambda: pipe.send((SORTING, None))):
-            pipe.send(("chunk", chunk))
-        pipe.send((END, None))
+        for chunk in _ready(plan, lambda: pipe.send_bytes(SORTING)):
+            pipe.send_bytes(_message(chunk, plan.sqlite))
+        pipe.send_bytes(END)
     except BadInput as problem:
-        pipe.send((BAD, str(problem)))
+        pipe.send_bytes(BAD + str(problem).encode())
     except (BrokenPipeError, KeyboardInterrupt):
         pass  # the import is gone, or being stopped: nobody to tell
     except Exception:
-        pipe.send((BROKEN, traceback.format_exc()))
+        pipe.send_bytes(BROKEN + traceback.format_exc().encode())
     finally:
         pipe.close()
 
 
+def _message(chunk: Chunk, sqlite: bool) -> bytes:
+    if not sqlite:
+        return PICKLED + pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL)
+    count, errors, names, items = chunk
+    ready: list[Item | None] = list(items)
+    others = []
+    for place, item in enumerate(items):
+        if type(item) is not tuple:  # a named tuple: Parsed, Failed, Checked
+            ready[place] = None
+            others.append((place, item))
+    pickled = pickle.dumps(others, pickle.HIGHEST_PROTOCOL) if others else b""
+    return CHUNK + marshal.dumps((count, errors, names, ready, pickled))
+
+
 def _ready(plan: Plan, sorting: Callable[[], None]) -> Iterator[Chunk]:
-    """`plan.rows` a chunk at a time, each row of a title new to the ledger checked."""
+    """`plan.rows` a chunk at a time, each row of a title new to the ledger checked:
+    a plain tuple (`Ready`) when it met no conflict."""
     owner, from_grantor = plan.owner, plan.owner_from_grantor and plan.owner is None
     recorded = plan.recorded_titles
 
@@ -500,8 +542,13 @@ def _ready(plan: Plan, sorting: Callable[[], None]) -> Iterator[Chunk]:
                 ready.append(item)
             else:
                 try:
-                    ready.append(checker.check(index, item).plain())
+                    checked = checker.check(index, item)
                 except BadInput as problem:
                     ready.append(Failed(item.naming, str(problem)))
+                else:
+                    # A conflict is pickled (a ReportedConflict is no plain value).
+                    ready.append(
+                        checked if checked.conflicts or checked.unexplained else checked.plain()
+                    )
             index += 1
         yield count, errors, names, ready
