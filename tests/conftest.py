@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,9 @@ from sqlalchemy.engine import make_url
 
 from cli.main import cli
 from ledger.persistence.database import make_engine, upgrade
+from ledger.services import transfer
 from ledger.services.ledger import Ledger
+from ledger.services.prepare import can_prepare_apart
 
 PG_ENV = "RIGHTS_LEDGER_TEST_PG"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -224,3 +227,18 @@ def seed_real(run: Callable[..., Result], status: str = "mou") -> None:
             "sole",
         )
     )
+
+
+@pytest.fixture(params=["rows read here", "rows read apart"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each CSV import of the test has its rows made ready in the import's own process,
+    or, however small the file, in a second process (`ledger.services.prepare`)."""
+    apart = request.param == "rows read apart"
+    if apart and not can_prepare_apart():
+        pytest.skip("a second process needs fork and a second core")
+    monkeypatch.setattr(transfer, "PREPARE_APART_FROM", 0 if apart else sys.maxsize)
+    return str(request.param)
+
+
+READERS = pytest.mark.usefixtures("reader")
+"""Run a test of CSV imports with either reader (`reader`)."""

@@ -23,7 +23,7 @@ from ledger.persistence.schema import Base
 from ledger.services import transfer
 from ledger.services.ledger import Ledger
 from ledger.services.transfer import DEFERRED_INDEXES
-from tests.conftest import SHARED, as_json, grant_add, seed_real
+from tests.conftest import READERS, SHARED, as_json, grant_add, seed_real
 
 Run = Callable[..., Result]
 SAMPLES = sorted((SHARED / "data" / "ema-avails").glob("*.xlsx"))
@@ -124,6 +124,7 @@ def test_an_ema_export_too_long_for_one_sheet_goes_on_on_more_and_reads_back_who
     assert _grants(again) == _grants(run)
 
 
+@READERS
 def test_a_csv_export_reimports_to_the_same_grants(run: Run, tmp_path: Path) -> None:
     seed_real(run, status="signed")
     run("agreement", "add", "RES", "--parties", "real-producer", "--status", "signed")
@@ -149,6 +150,7 @@ def test_a_csv_export_reimports_to_the_same_grants(run: Run, tmp_path: Path) -> 
     assert _grants(other) == _grants(run)
 
 
+@READERS
 def test_an_import_with_one_conflicting_row_writes_nothing(run: Run, tmp_path: Path) -> None:
     seed_real(run, status="signed")
     deal = tmp_path / "deal.csv"
@@ -182,6 +184,7 @@ def _clashing(run: Run, tmp_path: Path, *more: str) -> Path:
     return deal
 
 
+@READERS
 def test_an_import_allowed_despite_conflicts_keeps_the_reason_on_each_conflicting_grant(
     run: Run, tmp_path: Path
 ) -> None:
@@ -221,6 +224,7 @@ def test_allowing_an_import_s_conflicts_needs_a_reason_and_nothing_else_takes_on
     assert [g["grant"] for g in as_json(run("grant", "list", "--format", "json"))] == ["G1"]
 
 
+@READERS
 def test_an_import_lists_its_first_conflicts_and_counts_the_others(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -238,6 +242,7 @@ def test_an_import_lists_its_first_conflicts_and_counts_the_others(
     assert reasons == [None, None, "settled", "settled"]
 
 
+@READERS
 def test_a_file_bad_on_every_row_lists_the_first_by_row_number_and_counts_them_all(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -259,6 +264,7 @@ def test_a_file_bad_on_every_row_lists_the_first_by_row_number_and_counts_them_a
     assert as_json(run("grant", "list", "--format", "json")) == []
 
 
+@READERS
 def test_an_import_refuses_a_name_with_a_control_character_and_writes_nothing(
     run: Run, tmp_path: Path
 ) -> None:
@@ -274,6 +280,7 @@ def test_an_import_refuses_a_name_with_a_control_character_and_writes_nothing(
     assert as_json(run("grant", "list", "--format", "json")) == []
 
 
+@READERS
 def test_an_import_refuses_a_window_past_the_calendar_by_its_row_and_writes_nothing(
     run: Run, tmp_path: Path
 ) -> None:
@@ -287,6 +294,7 @@ def test_an_import_refuses_a_window_past_the_calendar_by_its_row_and_writes_noth
     assert as_json(run("grant", "list", "--format", "json")) == []
 
 
+@READERS
 def test_an_allowed_import_still_writes_nothing_when_a_row_is_bad(run: Run, tmp_path: Path) -> None:
     deal = _clashing(
         run, tmp_path, "YK-1,real,real-producer,youku,svod,ZZX,2019-01-01,2019-12-31,exclusive,"
@@ -296,6 +304,7 @@ def test_an_allowed_import_still_writes_nothing_when_a_row_is_bad(run: Run, tmp_
     assert [g["grant"] for g in as_json(run("grant", "list", "--format", "json"))] == ["G1"]
 
 
+@READERS
 def test_a_csv_row_may_end_after_a_term_and_give_its_days_with_a_time_of_day(
     run: Run, tmp_path: Path
 ) -> None:
@@ -316,6 +325,7 @@ def test_a_csv_row_may_end_after_a_term_and_give_its_days_with_a_time_of_day(
     assert "'P10Y' is a term, not a day" in run("import", str(bad), expect=2).stderr
 
 
+@READERS
 def test_a_catalogue_of_several_studios_gives_each_title_to_the_grantor_of_its_first_licence(
     run: Run, tmp_path: Path
 ) -> None:
@@ -338,6 +348,7 @@ def test_a_catalogue_of_several_studios_gives_each_title_to_the_grantor_of_its_f
     assert owners == {"parasite": ["cj-enm:WW"], "real": ["showbox:WW"]}
 
 
+@READERS
 def test_a_dry_run_checks_everything_and_writes_nothing(run: Run, tmp_path: Path) -> None:
     seed_real(run, status="signed")
     deal = tmp_path / "deal.csv"
@@ -476,6 +487,7 @@ def test_every_index_a_large_import_sets_aside_is_one_the_schema_defines() -> No
     assert defined >= DEFERRED_INDEXES
 
 
+@READERS
 def test_a_large_import_builds_the_indexes_it_set_aside_before_it_commits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -491,6 +503,7 @@ def test_a_large_import_builds_the_indexes_it_set_aside_before_it_commits(
     assert "intact" in run("verify").stdout
 
 
+@READERS
 def test_a_large_import_that_fails_or_is_a_dry_run_leaves_every_index_in_place(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -530,6 +543,7 @@ def _journal_mode_of(path: Path) -> str:
         return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
 
 
+@READERS
 def test_a_bulk_import_is_written_through_a_rollback_journal_then_the_wal_is_back(
     tmp_path: Path, journal_modes: list[str | None]
 ) -> None:
@@ -542,6 +556,7 @@ def test_a_bulk_import_is_written_through_a_rollback_journal_then_the_wal_is_bac
     assert "intact" in run("verify").stdout
 
 
+@READERS
 def test_a_bulk_import_that_is_refused_leaves_nothing_and_the_wal_back(
     tmp_path: Path, journal_modes: list[str | None]
 ) -> None:
@@ -620,6 +635,7 @@ def test_an_import_leaves_the_interpreters_thread_switching_as_it_found_it(
     assert sys.getswitchinterval() == before
 
 
+@READERS
 @pytest.mark.parametrize("period", [100, 64], ids=["long forgotten", "forgotten while read ahead"])
 def test_an_agreement_met_again_after_the_import_has_forgotten_it_is_not_made_twice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, period: int
@@ -642,6 +658,7 @@ def test_an_agreement_met_again_after_the_import_has_forgotten_it_is_not_made_tw
     assert "intact" in run("verify").stdout
 
 
+@READERS
 def test_rows_of_a_title_far_apart_in_the_file_are_still_checked_against_each_other(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -665,6 +682,7 @@ def test_rows_of_a_title_far_apart_in_the_file_are_still_checked_against_each_ot
     assert "intact" in run("verify").stdout
 
 
+@READERS
 def test_a_file_listing_sublicences_before_their_licences_imports_with_whole_chains(
     tmp_path: Path,
 ) -> None:
@@ -687,6 +705,7 @@ def test_a_file_listing_sublicences_before_their_licences_imports_with_whole_cha
     ]
 
 
+@READERS
 def test_a_file_not_grouped_by_title_imports_to_the_grants_of_the_grouped_file(
     tmp_path: Path,
 ) -> None:
@@ -706,6 +725,7 @@ def test_a_file_not_grouped_by_title_imports_to_the_grants_of_the_grouped_file(
     assert [g["title"] for g in from_mixed] == [t for t in titles for _ in range(4)]
 
 
+@READERS
 def test_an_import_says_when_it_must_sort_the_file_before_checking_a_row(
     tmp_path: Path,
 ) -> None:
@@ -737,6 +757,7 @@ def _grants_after_import(directory: Path, lines: list[str]) -> list[dict[str, An
     return _grants(run)
 
 
+@READERS
 def test_a_generated_catalogue_in_random_order_imports_to_the_grants_of_the_ordered_one(
     tmp_path: Path,
 ) -> None:
@@ -759,6 +780,7 @@ def test_a_generated_catalogue_in_random_order_imports_to_the_grants_of_the_orde
     assert grants["shuffled"] == grants["grouped"]
 
 
+@READERS
 def test_an_import_of_a_file_changed_while_it_is_read_says_so_in_one_line_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
