@@ -19,6 +19,7 @@ import marshal
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
 import traceback
 from collections import OrderedDict
@@ -479,15 +480,17 @@ class Preparing:
 
 def _prepare(plan: Plan, pipe: Pipe) -> None:
     """The second process: send each chunk of `plan.rows` made ready, then END (or what
-    stopped it)."""
+    stopped it). An interrupt (Ctrl-C at a terminal reaches both processes) is the
+    import's to handle: it ends this one."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         for chunk in _ready(plan, lambda: pipe.send_bytes(SORTING)):
             pipe.send_bytes(_message(chunk, plan.sqlite))
         pipe.send_bytes(END)
     except BadInput as problem:
         pipe.send_bytes(BAD + str(problem).encode())
-    except (BrokenPipeError, KeyboardInterrupt):
-        pass  # the import is gone, or being stopped: nobody to tell
+    except BrokenPipeError:
+        pass  # the import is gone: nobody to tell
     except Exception:
         pipe.send_bytes(BROKEN + traceback.format_exc().encode())
     finally:
