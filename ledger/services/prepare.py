@@ -81,11 +81,12 @@ def _languages(text: str) -> frozenset[str] | None:
     return parse_languages(text.replace(";", ",")) if text.strip() else None
 
 
-def spec_from_row(row: GrantRow, default_status: str = "signed") -> tuple[GrantSpec, str]:
-    """The grant a row describes, and its agreement's status; BadInput names the problem."""
+def spec_from_row(row: GrantRow) -> tuple[GrantSpec, str]:
+    """The grant a row describes, and its agreement's status (signed unless the row gives
+    one); BadInput names the problem."""
     if not row.start.strip():
         raise BadInput("no start date")
-    status = (row.status or default_status).strip().lower()
+    status = (row.status or "signed").strip().lower()
     if status not in STATUSES:
         raise BadInput(f"unknown status {row.status!r} (use draft, mou or signed)")
     exclusivity: Exclusivity = _exclusivity(row.exclusivity)

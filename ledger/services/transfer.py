@@ -58,7 +58,6 @@ from ledger.services.prepare import (
     Shapes,
     can_prepare_apart,
     chunks,
-    spec_from_row,
 )
 from ledger.services.queries import granted_end
 from ledger.services.unit_of_work import Work
@@ -149,35 +148,23 @@ def _year(text: str) -> int | None:
     return int(text) if len(text) == 4 and text.isdigit() else None
 
 
-def specs_from_rows(
-    rows: Iterable[GrantRow], source: str
-) -> tuple[list[GrantSpec], list[int], list[str]]:
-    specs: list[GrantSpec] = []
-    lines: list[int] = []
-    statuses: list[str] = []
-    errors: list[tuple[int, str]] = []
-    for row in rows:
-        try:
-            spec, status = spec_from_row(row)
-        except BadInput as exc:
-            errors.append((row.row, str(exc)))
-            continue
-        specs.append(spec)
-        lines.append(row.row)
-        statuses.append(status)
-    if errors:
-        raise RowErrors(source, errors)
-    return specs, lines, statuses
-
-
 EMA_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xml"})
 """File names that say EMA Avails: the spreadsheet, or the XML."""
 
 
 def read_deal(path: Path) -> tuple[list[GrantSpec], list[int]]:
-    """A deal to check: the rows of a CSV (or EMA Avails file) as proposed grants."""
+    """A deal to check: the rows of a CSV (or EMA Avails file) as proposed grants, and
+    their rows in the file. Every bad row is reported in one `RowErrors`."""
     fmt = "ema" if path.suffix.lower() in EMA_SUFFIXES else "csv"
-    specs, lines, _ = specs_from_rows(in_check_order(read_rows(path, fmt)), path.name)
+    specs: list[GrantSpec] = []
+    lines: list[int] = []
+    errors: list[tuple[int, str]] = []
+    for _count, bad, _names, parsed in chunks(in_check_order(read_rows(path, fmt)), [], CHUNK):
+        errors.extend(bad)
+        specs.extend(item.spec for item in parsed)
+        lines.extend(item.row.row for item in parsed)
+    if errors:
+        raise RowErrors(path.name, errors)
     return specs, lines
 
 

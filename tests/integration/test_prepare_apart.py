@@ -146,6 +146,15 @@ def test_a_file_the_second_process_cannot_read_is_one_line_and_exit_2(
     assert len(failed.stderr.strip().splitlines()) == 1 and "Traceback" not in failed.stderr
 
 
+def _deal(tmp_path: Path) -> Path:
+    path = tmp_path / "deal.csv"
+    path.write_text(
+        HEADER + "NS-1,real,northstar,iqiyi,svod,CN,2018-01-01,2020-12-31,exclusive,signed\n",
+        encoding="utf-8",
+    )
+    return path
+
+
 def _killed(*_args: Any) -> Iterator[prepare.Chunk]:
     os.kill(os.getpid(), signal.SIGKILL)
     yield from ()
@@ -155,11 +164,7 @@ def test_an_import_whose_second_process_is_killed_says_so_and_writes_nothing(
     db_url: str, tmp_path: Path, started: list[prepare.Plan], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(prepare, "_ready", _killed)
-    path = tmp_path / "deal.csv"
-    path.write_text(
-        HEADER + "NS-1,real,northstar,iqiyi,svod,CN,2018-01-01,2020-12-31,exclusive,signed\n",
-        encoding="utf-8",
-    )
+    path = _deal(tmp_path)
     run = _runner(db_url)
     failed = run("import", str(path), "--owner", "northstar", expect=1)
     assert "the process reading the file stopped unexpectedly; nothing was imported" in (
@@ -178,11 +183,7 @@ def test_a_failure_of_the_second_process_reaches_the_import_with_its_traceback(
     ledger: Ledger, tmp_path: Path, started: list[prepare.Plan], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(prepare, "_ready", _broken)
-    path = tmp_path / "deal.csv"
-    path.write_text(
-        HEADER + "NS-1,real,northstar,iqiyi,svod,CN,2018-01-01,2020-12-31,exclusive,signed\n",
-        encoding="utf-8",
-    )
+    path = _deal(tmp_path)
     rows = transfer.read_rows(path, "csv")
     with pytest.raises(RuntimeError, match="ValueError: a bug in the second process"):
         transfer.import_rows(ledger, rows, path.name, owner="northstar")
