@@ -4,7 +4,10 @@ An import checks every row (its values, then conflicts with the ledger and with 
 rows before it) inside one transaction, and writes nothing unless every row passes.
 It streams: a CSV file is read a chunk of rows at a time, each grant is journaled and
 projected as soon as it is checked, and only the titles being worked on are held in
-memory, so a million-row file needs no more memory than a thousand-row one.
+memory, so a million-row file needs no more memory than a thousand-row one. A large CSV
+file's rows are read, parsed and checked in a second process while this one records them
+(`ledger.services.prepare`); on SQLite the writes run on a thread of their own
+(`_Background`).
 """
 
 from __future__ import annotations
