@@ -398,9 +398,13 @@ class Plan:
 
 
 def can_prepare_apart() -> bool:
-    """Whether a second process may make rows ready: a second core to run it, and a way
-    to start it as a copy of this one (whatever this one was given, nothing to send)."""
-    return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
+    """Whether a second process may make rows ready: a second core to run it (of those
+    this process may run on), and a way to start it as a copy of this one (whatever this
+    one was given, nothing to send)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return (len(usable) if usable is not None else os.cpu_count() or 1) > 1
 
 
 # What the second process sends, each a message of bytes, the first naming its kind.

@@ -189,3 +189,13 @@ def test_a_failure_of_the_second_process_reaches_the_import_with_its_traceback(
         transfer.import_rows(ledger, rows, path.name, owner="northstar")
     with ledger.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM rights_grant")).scalar_one() == 0
+
+
+def test_a_process_allowed_one_core_makes_its_rows_ready_itself(
+    db_url: str, tmp_path: Path, started: list[prepare.Plan], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    run = _runner(db_url)
+    run("import", str(_deal(tmp_path)), "--owner", "northstar")
+    assert started == []
+    assert [g["grant"] for g in as_json(run("grant", "list", "--format", "json"))] == ["G1"]
