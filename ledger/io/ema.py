@@ -4,8 +4,10 @@ An EMA Avails workbook has, on each sheet it uses, the element group in row 1, t
 column name in row 2, the template version (or notes) in row 3 and data from row 4; a
 sheet saved without the group row has the names in row 1 and data from row 3 (MovieLabs'
 reader, mddf-lib `xlsx/AvailsSheet.java`, accepts both), and one saved without the
-version row its data from the row after the names. A sheet is read to its last row
-written, whatever size it declares. Column order differs between
+version row its data from the row after the names. Names under a title or blank rows
+(up to row 10) and further `//` note rows under them are found as Google's EMA
+validator finds them. A sheet is read to its last row written, whatever size it
+declares. Column order differs between
 versions and studios (v1.7.3 sorts them by group), so every column is found by its name;
 a name that appears twice (e.g. `AvailID` and `Avail/AvailID`) yields the first
 non-empty cell. Every sheet whose header has `Territory`, `LicenseType`, `Start` and
@@ -136,6 +138,8 @@ _EMA_TYPE_OF = {
     node: license_type for license_type, node in reversed(list(RIGHTS.ema_license_types.items()))
 }
 EMA_MARKER_COLUMNS = frozenset({"Territory", "LicenseType", "Start", "End"})
+HEADER_SEARCH_ROWS = 10
+"""How many rows from the top of a sheet its column names may be on."""
 # Columns renamed since template v1.6, by their old name (MovieLabs' own translator,
 # mddf-lib `RowToXmlHelperV1_6.mapKey`, reads v1.6 sheets the same way).
 COLUMN_ALIASES = {
@@ -342,7 +346,8 @@ def read_ema(path: Path, *, licensee: str = "") -> AvailRows:
             found = ", ".join(workbook.sheetnames) or "none"
             raise BadInput(
                 f"{name}: wrong sheet: no sheet has the EMA Avails columns "
-                f"Territory, LicenseType, Start, End in row 1 or 2 (found sheets: {found})"
+                f"Territory, LicenseType, Start, End in its first {HEADER_SEARCH_ROWS} rows "
+                f"(found sheets: {found})"
             )
         rows = AvailRows()
         errors: list[tuple[int, str]] = []
@@ -404,21 +409,44 @@ def _sheet_header(sheet: Any) -> _Header | None:
 
     Templates put the names in row 2 under the row-1 groups, with row 3 for the version
     or notes; a sheet saved without the group row has them in row 1 and data from row 3,
-    as MovieLabs' own reader allows (mddf-lib `xlsx/AvailsSheet.ingest`). A sheet saved
+    as MovieLabs' own reader allows (mddf-lib `xlsx/AvailsSheet.ingest`). Some senders put
+    a title or blank rows above them, so the names are looked for in the first
+    `HEADER_SEARCH_ROWS` rows, as Google's EMA validator does (`EMAResourceValidator.
+    findHeaderRowIndexes`); the row above the names is their groups. A sheet saved
     without the version row has its data from the row after the names: that row is
-    skipped only when it names no territory and no licence type (`//REQ` is none)."""
-    top = list(sheet.iter_rows(min_row=1, max_row=3, values_only=True))
-    for index in reversed(range(min(2, len(top)))):
-        names = [_column_name(cell) for cell in top[index]]
-        if set(names) >= EMA_MARKER_COLUMNS:
-            groups = [_text(cell) for cell in top[0]] if index else []
-            groups += [""] * (len(names) - len(groups))
-            # The row after the names is the template's version and requirements row
-            # (`1.9`, `//REQ`, `//Opt`), or, in a sheet saved without it, the first
-            # avail, which has a territory and a licence type: never skipped unread.
-            notes = not _is_avail(names, top[index + 1] if index + 1 < len(top) else ())
-            return _Header(groups, names, first_row=index + (3 if notes else 2))
-    return None
+    skipped only when it names no territory and no licence type (`//REQ` is none).
+    Further note rows under it (their first cell written starts with `//`, which both
+    readers take for a comment) are skipped too; a note among the avails is not, so that
+    no avail is ever dropped unread."""
+    top = list(sheet.iter_rows(min_row=1, max_row=2 * HEADER_SEARCH_ROWS, values_only=True))
+    found = [
+        index
+        for index in range(min(HEADER_SEARCH_ROWS, len(top)))
+        if set(map(_column_name, top[index])) >= EMA_MARKER_COLUMNS
+    ]
+    if not found:
+        return None
+    index = found[0]
+    # Of two rows that both name the columns (XPath names `AvailTrans/Territory` over
+    # plain ones), the lower is the header: the row under it holds the avails.
+    while index + 1 in found:
+        index += 1
+    names = [_column_name(cell) for cell in top[index]]
+    groups = [_text(cell) for cell in top[index - 1]] if index else []
+    groups += [""] * (len(names) - len(groups))
+    # The row after the names is the template's version and requirements row
+    # (`1.9`, `//REQ`, `//Opt`), or, in a sheet saved without it, the first
+    # avail, which has a territory and a licence type: never skipped unread.
+    notes = not _is_avail(names, top[index + 1] if index + 1 < len(top) else ())
+    first_row = index + (3 if notes else 2)
+    while first_row <= len(top) and _is_comment(top[first_row - 1]):
+        first_row += 1
+    return _Header(groups, names, first_row)
+
+
+def _is_comment(values: Sequence[Any]) -> bool:
+    """Whether a row is a note: its first cell written starts with `//`."""
+    return next((text for text in map(_text, values) if text), "").startswith("//")
 
 
 def _is_avail(names: list[str], values: Sequence[Any]) -> bool:

@@ -510,6 +510,24 @@ def test_a_sheet_without_the_group_row_has_its_avails_from_row_3(tmp_path: Path)
     assert caught.value.errors == [(4, "missing 'Territory'")]
 
 
+def test_column_names_under_a_title_and_note_rows_under_them_are_found(tmp_path: Path) -> None:
+    # Google's EMA validator looks for the names in the first ten rows and skips every
+    # `//` row after them (`EMAResourceValidator.findHeaderRowIndexes`): some senders put
+    # a title above the template, and older ones described each column in a note row.
+    groups, names = EMA_HEAD[:2]
+    described = ["//Licensor", "//Optional", "ISO 3166 country code", None, "EST, VOD, SVOD"]
+    avail = ["Showbox", None, "CN", None, "SVOD", "2017-07-01", "Open", "N", "Real", 2017]
+    note_among_avails = ["//checked", None, "KR", None, "EST", "2017-07-01", "Open"]
+    rows = [["Showbox avails, July 2017"], [], groups, names, ["1.6"], described, avail]
+    path = make_workbook(tmp_path / "titled.xlsx", [*rows, note_among_avails])
+    with pytest.raises(RowErrors) as caught:
+        read_ema(path)
+    # A note among the avails is read, never dropped unread: here it lacks its licensor.
+    assert caught.value.errors == [(8, "missing 'DisplayName' (the licensor)")]
+    [row] = read_ema(make_workbook(tmp_path / "titled-ok.xlsx", rows))
+    assert (row.row, row.title, row.territory, row.rights) == (7, "real-2017", "CN", "svod")
+
+
 def test_a_territory_expression_splits_into_included_and_excluded_items() -> None:
     assert split_territory("WW -CN -HK") == (["WW"], ["CN", "HK"])
     assert split_territory("KR, JP") == (["KR", "JP"], [])
