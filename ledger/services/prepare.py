@@ -281,25 +281,25 @@ class RowChecker:
             found = check_grant(proposed, scope.around(proposed), scope.owners)
         scope.add_line(index, proposed)
         grant_id = self.first_id + index
-        if not found:
-            values = grant_values(grant_id, spec, proposed.start, proposed.end, None, self.sqlite)
-            return Checked(naming, grant_id, self._body(grant_id, spec), None, values, 0, (), 0)
-        explained = found[: self.room]
-        self.room -= len(explained)
-        reason = None
-        if self.allowed is not None:
-            # Recorded as `grant add --allow-conflicts` records it (`Ledger.add_grant`).
-            reason = self.allowed
+        # Recorded despite conflicts as `grant add --allow-conflicts` records a grant
+        # (`Ledger.add_grant`): the conflicts in its payload, the reason on the entry.
+        reason = self.allowed if found else None
+        if reason is None:
+            body = self._body(grant_id, spec)
+        else:
             recorded = (explain(self._as_recorded(c), proposed, row.row) for c in found)
             body = canonical_json(added_despite({"id": grant_id, **spec.as_payload()}, recorded))
-        else:
-            body = self._body(grant_id, spec)
+        values = grant_values(grant_id, spec, proposed.start, proposed.end, reason, self.sqlite)
+        if not found:
+            return Checked(naming, grant_id, body, None, values, 0, (), 0)
+        explained = found[: self.room]
+        self.room -= len(explained)
         return Checked(
             naming,
             grant_id,
             body,
             reason,
-            grant_values(grant_id, spec, proposed.start, proposed.end, reason, self.sqlite),
+            values,
             sum(conflict.severity == "block" for conflict in found),
             tuple(explain(conflict, proposed, row.row) for conflict in explained),
             len(found) - len(explained),
@@ -316,10 +316,15 @@ class RowChecker:
 
     def _body(self, grant_id: int, spec: GrantSpec) -> str:
         """`canonical_json({"id": grant_id, **spec.as_payload()})`, written out from cached
-        pieces; each shape of row is built both ways once, and must agree."""
-        if spec.holdbacks or spec.notice_on is not None:
-            return canonical_json({"id": grant_id, **spec.as_payload()})
-        shape = (bool(spec.external_refs), spec.languages is None, spec.end is None)
+        pieces; each shape of row is built both ways once, and must agree. (A file row
+        carries no holdbacks and no notice date: one that did would not agree.)"""
+        shape = (
+            bool(spec.external_refs),
+            spec.languages is None,
+            spec.end is None,
+            bool(spec.holdbacks),
+            spec.notice_on is None,
+        )
         return self.shapes.checked(
             shape, _row_body(grant_id, spec), lambda: {"id": grant_id, **spec.as_payload()}
         )
