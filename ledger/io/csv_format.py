@@ -62,17 +62,21 @@ def read_csv(path: Path) -> list[GrantRow]:
 
 class RowFile:
     """The rows of a CSV file, read as they are needed (again on each pass), never all
-    at once. `len()` counts its lines, an upper bound of its rows, for a progress bar."""
+    at once. `len()` counts its lines once, an upper bound of its rows, for a progress
+    bar and an import's choices (a pass over the file: a tenth of a second at 1M rows)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lines: int | None = None
 
     def __len__(self) -> int:
-        lines = 0
-        with self.path.open("rb") as stream:
-            while block := stream.read(1 << 20):
-                lines += block.count(b"\n")
-        return max(0, lines - 1)
+        if self._lines is None:
+            lines = 0
+            with self.path.open("rb") as stream:
+                while block := stream.read(1 << 20):
+                    lines += block.count(b"\n")
+            self._lines = max(0, lines - 1)
+        return self._lines
 
     def __iter__(self) -> Iterator[GrantRow]:
         errors: list[tuple[int, str]] = []
